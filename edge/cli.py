@@ -1,0 +1,98 @@
+"""The ``maskwatch`` command line: ``detect``, ``run`` and ``bundle verify``."""
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import cv2
+
+from edge.bundle import load_bundle
+from edge.config import load_config
+from edge.errors import ImageError, MaskwatchError
+from edge.images import annotate, read_image
+from edge.pipeline import MaskPipeline
+
+DEFAULT_BUNDLE = Path(os.environ.get("MASKWATCH_BUNDLE", Path(__file__).parent.parent / "bundle"))
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """One JSON line per image; an unreadable image is reported and skipped."""
+    pipeline = MaskPipeline.from_bundle_dir(args.bundle, args.threads)
+    if args.annotate:
+        args.annotate.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    with args.json.open("w") as out:
+        for path in args.images:
+            try:
+                image = read_image(path)
+            except ImageError as error:
+                print(f"maskwatch: error: {error}", file=sys.stderr)
+                failures += 1
+                continue
+            faces = pipeline.process(image)
+            record = {"image": path.name, "faces": [face.as_json() for face in faces]}
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            if args.annotate:
+                cv2.imwrite(str(args.annotate / path.name), annotate(image, faces))
+    return 1 if failures else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.daemon import run
+
+    config = load_config(args.config, args.set)
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return run(config)
+
+
+def cmd_bundle_verify(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.path)
+    print(f"{args.path}: bundle ok ({', '.join(bundle.manifest.files)})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskwatch", description="Face-mask detection on the edge.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    detect = commands.add_parser("detect", help="label the faces of still images")
+    detect.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
+    detect.add_argument("--json", type=Path, required=True, help="output JSON lines file")
+    detect.add_argument("--annotate", type=Path, help="folder for images with boxes drawn")
+    detect.add_argument("--threads", type=int, default=1)
+    detect.add_argument("images", type=Path, nargs="+")
+    detect.set_defaults(func=cmd_detect)
+
+    run = commands.add_parser("run", help="run the daemon: frames in, MQTT events out")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a config value (repeatable)")
+    run.set_defaults(func=cmd_run)
+
+    bundle = commands.add_parser("bundle", help="model bundle tools")
+    bundle_commands = bundle.add_subparsers(dest="bundle_command", required=True)
+    verify = bundle_commands.add_parser("verify", help="check a bundle against its manifest")
+    verify.add_argument("path", type=Path)
+    verify.set_defaults(func=cmd_bundle_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MaskwatchError as error:
+        print(f"maskwatch: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

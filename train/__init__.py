@@ -1,0 +1,1 @@
+"""Workstation training: dataset ingestion, scene splits, the Keras classifier, reports."""

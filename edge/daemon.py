@@ -37,7 +37,9 @@ class StopFlag:
 
 def run(config: Config, stop: StopFlag | None = None) -> int:
     """Run until the source ends or a stop signal; returns the process exit code."""
-    stop = stop or StopFlag()
+    if stop is None:
+        stop = StopFlag()
+        stop.install()
     bundle = load_bundle(config.bundle.path)
     pipeline = MaskPipeline(bundle, config.pipeline.threads, config.pipeline.runtime)
     frames = open_source(config.source)

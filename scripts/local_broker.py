@@ -1,0 +1,124 @@
+"""A real mosquitto on a free loopback port, for the demo and the tests.
+
+It runs ``config/mosquitto.conf`` with the listener moved to a free port.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+BROKER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "mosquitto.conf"
+
+
+def find_mosquitto() -> str:
+    path = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if not path:
+        raise RuntimeError(
+            "mosquitto is not installed; install it with 'apt-get install mosquitto' "
+            "(or run 'make system-deps' as root)"
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalBroker:
+    """``with LocalBroker() as broker: ... broker.port``; ``stop``/``start`` to simulate outages."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="maskwatch-broker-")
+        self.config_path = Path(self._dir.name) / "mosquitto.conf"
+        text = re.sub(r"(?m)^listener \d+", f"listener {self.port}", BROKER_CONFIG.read_text())
+        self.config_path.write_text(text)
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10.0) -> "LocalBroker":
+        self._process = subprocess.Popen(
+            [find_mosquitto(), "-c", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                error = self._process.stderr.read().decode(errors="replace").strip()
+                raise RuntimeError(f"mosquitto exited at start: {error}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on 127.0.0.1:{self.port} in {timeout} s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, 9)
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "LocalBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+
+class Listener:
+    """Subscribes to ``topic`` and records every message; ``echo`` prints them as they arrive."""
+
+    def __init__(self, port: int, topic: str = "#", echo: bool = False) -> None:
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._echo = echo
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+        self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self._client.on_subscribe = lambda c, u, mid, rc, p: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        if not self._subscribed.wait(10):
+            raise RuntimeError(f"could not subscribe to {topic} on 127.0.0.1:{port}")
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload, bool(message.retain)))
+        if self._echo:
+            print(f"{message.topic}  {message.payload.decode(errors='replace')}", flush=True)
+
+    def payloads(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return True
+            time.sleep(0.05)
+        return predicate(self)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()

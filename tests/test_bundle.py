@@ -1,0 +1,101 @@
+import json
+import shutil
+
+import pytest
+
+from edge.bundle import MANIFEST_FILE, load_bundle, sha256_file
+from edge.errors import EXIT_CONFIG, BundleError
+from edge.pipeline import MaskPipeline
+from tests.conftest import error_lines, maskwatch
+
+
+@pytest.fixture
+def bundle_copy(bundle_dir, tmp_path):
+    return shutil.copytree(bundle_dir, tmp_path / "bundle")
+
+
+def edit_manifest(root, change, refresh=()):
+    """Apply ``change`` to the manifest dict; re-checksum the files named in ``refresh``."""
+    path = root / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    for name in refresh:
+        manifest["files"][name] = sha256_file(root / name)
+    path.write_text(json.dumps(manifest))
+
+
+def classifier_file(root):
+    return json.loads((root / MANIFEST_FILE).read_text())["classifier"]["file"]
+
+
+def test_the_default_bundle_verifies(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    assert bundle.manifest.classifier.labels == ("mask", "no_mask")
+    assert set(bundle.manifest.files) == {bundle.manifest.classifier.file, bundle.manifest.detector.file}
+    result = maskwatch("bundle", "verify", str(bundle_dir))
+    assert result.returncode == 0, result.stderr
+    assert "bundle ok" in result.stdout
+
+
+def test_a_corrupted_classifier_is_refused_with_one_line(bundle_copy):
+    model = bundle_copy / classifier_file(bundle_copy)
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="sha256 .* does not match the manifest"):
+        load_bundle(bundle_copy)
+    result = maskwatch("bundle", "verify", str(bundle_copy))
+    assert result.returncode == EXIT_CONFIG
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and model.name in lines[0] and "make bundle" in lines[0]
+
+
+def test_a_missing_file_is_refused(bundle_copy):
+    (bundle_copy / classifier_file(bundle_copy)).unlink()
+    with pytest.raises(BundleError, match="missing from the bundle"):
+        load_bundle(bundle_copy)
+
+
+def test_a_missing_manifest_is_refused(tmp_path):
+    with pytest.raises(BundleError, match="no bundle manifest"):
+        load_bundle(tmp_path)
+
+
+def test_a_manifest_that_is_not_json_is_refused(bundle_copy):
+    (bundle_copy / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(bundle_copy)
+
+
+def test_an_unknown_format_version_is_refused(bundle_copy):
+    edit_manifest(bundle_copy, lambda m: m.update(format_version=99))
+    with pytest.raises(BundleError, match="format version 99"):
+        load_bundle(bundle_copy)
+
+
+def test_a_file_without_checksum_is_refused(bundle_copy):
+    name = classifier_file(bundle_copy)
+    edit_manifest(bundle_copy, lambda m: m["files"].pop(name))
+    with pytest.raises(BundleError, match=f"no checksum for {name}"):
+        load_bundle(bundle_copy)
+
+
+def test_a_model_that_does_not_match_the_manifest_is_refused(bundle_copy):
+    edit_manifest(bundle_copy, lambda m: m["classifier"].update(input_size=96))
+    with pytest.raises(BundleError, match=r"does not match the manifest: input shape \(64, 64, 3\)"):
+        MaskPipeline.from_bundle_dir(bundle_copy)
+
+
+def test_a_truncated_model_is_refused_even_with_a_matching_checksum(bundle_copy):
+    name = classifier_file(bundle_copy)
+    model = bundle_copy / name
+    model.write_bytes(model.read_bytes()[:4000])
+    edit_manifest(bundle_copy, lambda m: None, refresh=[name])
+    with pytest.raises(BundleError, match="not a loadable TFLite model"):
+        MaskPipeline.from_bundle_dir(bundle_copy)
+
+
+def test_an_unknown_detector_kind_is_refused(bundle_copy):
+    edit_manifest(bundle_copy, lambda m: m["detector"].update(kind="haar"))
+    with pytest.raises(BundleError, match="unknown detector kind 'haar'"):
+        MaskPipeline.from_bundle_dir(bundle_copy)

@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config, parse_override
+from edge.errors import EXIT_CONFIG, ConfigError
+from tests.conftest import ROOT, error_lines, maskwatch
+
+DEFAULT = ROOT / "config" / "maskwatch.toml"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "maskwatch.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_default_config_loads_with_paths_relative_to_it():
+    config = load_config(DEFAULT)
+    assert config.bundle.path == (ROOT / "bundle").resolve()
+    assert config.mqtt.qos == 1 and config.device_slug == "front-door"
+
+
+def test_overrides_are_typed_and_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(DEFAULT, ["mqtt.port=1884", "source.path=frames", "source.loop=true"])
+    assert config.mqtt.port == 1884
+    assert config.source.path == tmp_path / "frames"
+    assert config.source.loop is True
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[mqtt]\nport = 'abc'", "config key mqtt.port: expected an integer, found 'abc' (str)"),
+        ("[mqtt]\nport = 70000", "config key mqtt.port: expected 1..65535, found 70000"),
+        ("[mqtt]\nqos = 3", "config key mqtt.qos: expected one of 0, 1, 2, found 3"),
+        ("[mqtt]\nprot = 1", "config key mqtt.prot: unknown key"),
+        ("[mqtt]\ntopic_prefix = 'a/#'", "config key mqtt.topic_prefix"),
+        ("[source]\nkind = 'webcam'", "config key source.kind: expected one of 'images', 'video'"),
+        ("[pipeline]\nthreads = 0", "config key pipeline.threads: expected at least 1, found 0"),
+        ("[source]\nloop = 'yes'", "config key source.loop: expected true or false"),
+        ("mqtt = 5", "config key mqtt: expected a [mqtt] table"),
+        ("[log]\nlevel = 'LOUD'", "config key log.level"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "[mqtt\nport=1")
+    with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):
+        load_config(path)
+
+
+def test_a_missing_config_file_is_one_line_and_exit_78(tmp_path):
+    result = maskwatch("run", "--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == EXIT_CONFIG
+    assert error_lines(result.stderr) == [
+        f"maskwatch: error: {tmp_path / 'nope.toml'}: config file not found; pass --config FILE"
+    ]
+
+
+def test_a_bad_value_stops_the_daemon_with_exit_78(tmp_path):
+    result = maskwatch("run", "--config", str(DEFAULT), "--set", "mqtt.port=-1")
+    assert result.returncode == EXIT_CONFIG
+    assert len(error_lines(result.stderr)) == 1 and "mqtt.port" in result.stderr
+
+
+def test_parse_override_reads_toml_values_or_strings():
+    assert parse_override("mqtt.host=broker.lan") == (["mqtt", "host"], "broker.lan")
+    assert parse_override("source.interval=0.5") == (["source", "interval"], 0.5)
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        parse_override("nonsense")
+
+
+def test_path_keys_must_not_be_empty(tmp_path):
+    with pytest.raises(ConfigError, match="config key source.path: expected a path string"):
+        load_config(write(tmp_path, "[source]\npath = ''"))
+
+
+def test_device_id_is_sanitised_for_topics():
+    config = load_config(None, ["device_id='Front door #2'"])
+    assert config.device_slug == "Front_door_2"
+    assert isinstance(config.bundle.path, Path)

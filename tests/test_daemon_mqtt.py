@@ -1,0 +1,126 @@
+"""The daemon against a real mosquitto, over real held-out scenes with known labels."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import pytest
+
+from scripts.local_broker import Listener
+from tests.conftest import ROOT, SPLIT
+from train.datasets import read_voc_scenes
+from train.split import load_split_scenes
+
+CONFIG = ROOT / "config" / "maskwatch.toml"
+TOPIC = "maskwatch/front-door"
+
+
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area if area else 0.0
+
+
+@pytest.fixture(scope="module")
+def clear_faces(data_root):
+    """The three largest annotated faces of each label among the held-out test scenes."""
+    test_scenes = load_split_scenes(SPLIT)["test"]
+    faces = [f for f in read_voc_scenes(data_root / "scenes-voc") if f.scene in test_scenes]
+    chosen = {}
+    for label in ("mask", "no_mask"):
+        of_label = [f for f in faces if f.label == label and f.box[2] - f.box[0] >= 80]
+        chosen[label] = sorted(of_label, key=lambda f: f.box[0] - f.box[2])[:3]
+        assert len(chosen[label]) == 3, f"too few clear {label} faces in the test split"
+    return chosen
+
+
+def start_daemon(broker, frames, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(CONFIG),
+         "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}", *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for face in (f for faces in clear_faces.values() for f in faces):
+        link = frames / face.image.name
+        if not link.exists():
+            link.symlink_to(face.image)
+    listener = Listener(broker.port, f"{TOPIC}/#")
+    daemon = start_daemon(broker, frames)
+    _, stderr = daemon.communicate(timeout=120)
+    assert daemon.returncode == 0, stderr
+    assert listener.wait_for(lambda lst: b"offline" in lst.payloads(f"{TOPIC}/availability"))
+    listener.close()
+
+    assert listener.payloads(f"{TOPIC}/availability") == [b"online", b"offline"]
+    events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    for event in events:
+        assert event["v"] == 1 and event["type"] == "new" and event["device"] == "front-door"
+        assert event["label"] in ("mask", "no_mask") and 0 <= event["score"] <= 1
+        assert len(event["event_id"]) == 32 and event["first_seen"].endswith("Z")
+        assert len(event["box"]) == 4 and len(event["frame"]) == 2
+    for label, faces in clear_faces.items():
+        hits = []
+        for face in faces:
+            height, width = cv2.imread(str(face.image)).shape[:2]
+            frame_events = [
+                e for e in events if e["frame"] == [width, height] and iou(e["box"], face.box) >= 0.4
+            ]
+            hits.append(any(e["label"] == label for e in frame_events))
+        # Each clearly visible face is found and labelled as annotated (2 of 3 at least).
+        assert sum(hits) >= 2, f"{label}: {hits}"
+
+
+def test_the_last_will_marks_a_killed_daemon_offline(broker, data_root, tmp_path):
+    listener = Listener(broker.port, f"{TOPIC}/availability")
+    daemon = start_daemon(
+        broker, data_root / "scenes-voc" / "images", "--set", "source.loop=true",
+        "--set", "mqtt.keepalive=5",
+    )
+    try:
+        assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/availability"), timeout=60)
+        assert listener.payloads(f"{TOPIC}/availability") == [b"online"]
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait(10)
+        # The broker notices the dead connection (socket closed) and publishes the will.
+        assert listener.wait_for(
+            lambda lst: lst.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"], timeout=20
+        )
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        listener.close()
+    retained = Listener(broker.port, f"{TOPIC}/availability")
+    assert retained.wait_for(lambda lst: lst.messages, timeout=5)
+    assert retained.messages[0] == (f"{TOPIC}/availability", b"offline", True)
+    retained.close()
+
+
+def test_sigterm_publishes_offline_and_exits_cleanly(broker, data_root):
+    listener = Listener(broker.port, f"{TOPIC}/#")
+    daemon = start_daemon(broker, data_root / "scenes-voc" / "images", "--set", "source.loop=true")
+    try:
+        assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/events"), timeout=60)
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(10)
+        assert time.monotonic() - started < 5
+        assert daemon.returncode == 0, daemon.stderr.read()
+        assert listener.wait_for(
+            lambda lst: lst.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"], timeout=5
+        )
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        listener.close()

@@ -1,0 +1,69 @@
+from collections import Counter
+
+import pytest
+
+from edge.preprocess import PreprocessSpec, crop_face
+from train.crops import load_crops
+from train.datasets import DatasetError, read_class_folders, read_voc_scenes
+from train.split import SPLITS, load_split_scenes, save_split, split_samples
+from tests.conftest import SPLIT
+
+SEED = 1234
+
+
+@pytest.fixture(scope="module")
+def voc(data_root):
+    return list(read_voc_scenes(data_root / "scenes-voc"))
+
+
+def test_voc_scenes_are_read_with_their_counts(voc):
+    # The dataset README: 4,072 faces, 3,232 with / 717 without / 123 worn incorrectly.
+    assert Counter(f.label for f in voc) == {"mask": 3232, "no_mask": 717, "mask_incorrect": 123}
+    assert len({f.scene for f in voc}) == 853
+    assert all(f.box[2] > f.box[0] and f.box[3] > f.box[1] for f in voc)
+
+
+def test_class_folders_are_read_with_their_counts(data_root):
+    crops = list(read_class_folders(data_root / "crops"))
+    assert Counter(f.label for f in crops) == {"mask": 2091, "no_mask": 1877}
+    assert all(f.box is None for f in crops)
+
+
+def test_an_unknown_class_is_refused_by_name(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><object><name>helmet</name><bndbox>"
+        "<xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>"
+    )
+    with pytest.raises(DatasetError, match="a.xml: unknown class 'helmet'"):
+        list(read_voc_scenes(tmp_path))
+
+
+def test_the_split_keeps_every_scene_on_one_side_and_is_repeatable(voc):
+    split = split_samples(voc, SEED)
+    sides = {name: {f.scene for f in split[name]} for name in SPLITS}
+    assert not sides["train"] & sides["test"] and not sides["train"] & sides["val"]
+    assert not sides["val"] & sides["test"]
+    assert 0.1 < len(sides["test"]) / 853 < 0.2
+    again = split_samples(voc, SEED)
+    assert {n: [f.scene for f in again[n]] for n in SPLITS} == {
+        n: [f.scene for f in split[n]] for n in SPLITS
+    }
+
+
+def test_the_committed_split_is_the_one_the_code_makes(voc, data_root, tmp_path):
+    """The committed model's test scenes are truly held out by today's split code."""
+    samples = voc + list(read_class_folders(data_root / "crops"))
+    save_split(tmp_path / "split.json", split_samples(samples, SEED), SEED)
+    assert load_split_scenes(tmp_path / "split.json") == load_split_scenes(SPLIT)
+
+
+def test_training_crops_are_the_device_crops(voc):
+    spec = PreprocessSpec()
+    faces = [f for f in voc if f.label == "no_mask"][:5]
+    crops, labels, kept = load_crops(faces, spec)
+    import cv2
+
+    for crop, face in zip(crops, kept, strict=True):
+        assert (crop == crop_face(cv2.imread(str(face.image)), face.box, spec)).all()
+    assert labels.tolist() == [1] * len(kept)

@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         "--classifier", type=Path, default=Path("models/mask_classifier_int8.tflite")
     )
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
-    parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"),
-                        help="local folder holding the detector weights")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path("../shared/models"),
+        help="local folder holding the detector weights",
+    )
     parser.add_argument("--out", type=Path, default=Path("bundle"))
     args = parser.parse_args(argv)
     spec = PreprocessSpec(**json.loads(args.metrics.read_text())["preprocess"])

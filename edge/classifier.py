@@ -40,8 +40,7 @@ class TFLiteClassifier:
             problems.append(f"input type {dtype}, manifest says {self.info.dtype}")
         scale, zero_point = self._input["quantization"]
         if dtype != "float32" and (
-            not np.isclose(scale, self.info.input_scale)
-            or zero_point != self.info.input_zero_point
+            not np.isclose(scale, self.info.input_scale) or zero_point != self.info.input_zero_point
         ):
             problems.append(
                 f"input quantization ({scale}, {zero_point}), manifest says "

@@ -60,7 +60,9 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskwatch", description="Face-mask detection on the edge.")
+    parser = argparse.ArgumentParser(
+        prog="maskwatch", description="Face-mask detection on the edge."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     detect = commands.add_parser("detect", help="label the faces of still images")
@@ -73,8 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the daemon: frames in, MQTT events out")
     run.add_argument("--config", type=Path, required=True)
-    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                     help="override a config value (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
     run.set_defaults(func=cmd_run)
 
     bundle = commands.add_parser("bundle", help="model bundle tools")

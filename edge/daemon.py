@@ -54,8 +54,9 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
             size = (frame.image.shape[1], frame.image.shape[0])
             for face in faces:
                 faces_seen += 1
-                event = factory.make("new", faces_seen, face, size, frame.timestamp,
-                                     frame.timestamp)
+                event = factory.make(
+                    "new", faces_seen, face, size, frame.timestamp, frame.timestamp
+                )
                 publisher.publish_event(event)
             processed += 1
             log.debug("%s: %d faces", frame.name, len(faces))
@@ -64,8 +65,13 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
     finally:
         lost = publisher.stop()
         seconds = time.monotonic() - started
-        log.info("processed %d frames, %d faces, %d events in %.1f s", processed, faces_seen,
-                 factory.seq, seconds)
+        log.info(
+            "processed %d frames, %d faces, %d events in %.1f s",
+            processed,
+            faces_seen,
+            factory.seq,
+            seconds,
+        )
     if lost:
         log.error("%d events were not acknowledged by the broker before exit", lost)
         return 1

@@ -30,7 +30,13 @@ def annotate(image_bgr: np.ndarray, faces: list) -> np.ndarray:
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
         text = f"{face.label} {face.score:.2f}"
         cv2.putText(
-            out, text, (x1, max(10, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-            0.4 * thickness, colour, thickness, cv2.LINE_AA,
+            out,
+            text,
+            (x1, max(10, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness,
+            colour,
+            thickness,
+            cv2.LINE_AA,
         )
     return out

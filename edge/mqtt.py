@@ -37,8 +37,12 @@ class MqttPublisher:
 
     def _on_connect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code.is_failure:
-            log.error("broker %s:%s refused the connection: %s", self.config.host,
-                      self.config.port, reason_code)
+            log.error(
+                "broker %s:%s refused the connection: %s",
+                self.config.host,
+                self.config.port,
+                reason_code,
+            )
             return
         log.info("connected to broker %s:%s", self.config.host, self.config.port)
         client.publish(self.availability_topic, ONLINE, qos=1, retain=True)

@@ -37,12 +37,9 @@ class MaskPipeline:
         return cls(load_bundle(root), threads, runtime)
 
     def process(self, frame_bgr: np.ndarray, min_face: int = 0) -> list[Face]:
-        detections = [
-            d for d in self.detector.detect(frame_bgr) if d.box[2] - d.box[0] >= min_face
-        ]
+        detections = [d for d in self.detector.detect(frame_bgr) if d.box[2] - d.box[0] >= min_face]
         crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
         results = self.classifier.classify(crops)
         return [
-            Face(d.box, r.label, r.score, d.score)
-            for d, r in zip(detections, results, strict=True)
+            Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)
         ]

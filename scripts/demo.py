@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.local_broker import LocalBroker, Listener  # noqa: E402
+from scripts.local_broker import Listener, LocalBroker  # noqa: E402
 from train.split import load_split_scenes  # noqa: E402
 
 
@@ -44,11 +44,18 @@ def main() -> int:
         listener = Listener(broker.port, "maskwatch/#", echo=True)
         daemon = subprocess.run(
             [
-                sys.executable, "-m", "edge.cli", "run",
-                "--config", str(ROOT / "config" / "maskwatch.toml"),
-                "--set", f"mqtt.port={broker.port}",
-                "--set", f"source.path={frames}",
-                "--set", f"source.interval={args.interval}",
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "run",
+                "--config",
+                str(ROOT / "config" / "maskwatch.toml"),
+                "--set",
+                f"mqtt.port={broker.port}",
+                "--set",
+                f"source.path={frames}",
+                "--set",
+                f"source.interval={args.interval}",
             ],
             cwd=ROOT,
         )

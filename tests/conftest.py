@@ -39,7 +39,11 @@ def maskwatch(*args: str, timeout: float = 120, **kwargs) -> subprocess.Complete
     """Run the ``maskwatch`` command line in a child process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "edge.cli", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, **kwargs,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
     )
 
 

@@ -31,7 +31,10 @@ def classifier_file(root):
 def test_the_default_bundle_verifies(bundle_dir):
     bundle = load_bundle(bundle_dir)
     assert bundle.manifest.classifier.labels == ("mask", "no_mask")
-    assert set(bundle.manifest.files) == {bundle.manifest.classifier.file, bundle.manifest.detector.file}
+    assert set(bundle.manifest.files) == {
+        bundle.manifest.classifier.file,
+        bundle.manifest.detector.file,
+    }
     result = maskwatch("bundle", "verify", str(bundle_dir))
     assert result.returncode == 0, result.stderr
     assert "bundle ok" in result.stdout
@@ -82,7 +85,9 @@ def test_a_file_without_checksum_is_refused(bundle_copy):
 
 def test_a_model_that_does_not_match_the_manifest_is_refused(bundle_copy):
     edit_manifest(bundle_copy, lambda m: m["classifier"].update(input_size=96))
-    with pytest.raises(BundleError, match=r"does not match the manifest: input shape \(64, 64, 3\)"):
+    with pytest.raises(
+        BundleError, match=r"does not match the manifest: input shape \(64, 64, 3\)"
+    ):
         MaskPipeline.from_bundle_dir(bundle_copy)
 
 

@@ -42,9 +42,23 @@ def clear_faces(data_root):
 
 def start_daemon(broker, frames, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(CONFIG),
-         "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}", *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "run",
+            "--config",
+            str(CONFIG),
+            "--set",
+            f"mqtt.port={broker.port}",
+            "--set",
+            f"source.path={frames}",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -75,7 +89,9 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
         for face in faces:
             height, width = cv2.imread(str(face.image)).shape[:2]
             frame_events = [
-                e for e in events if e["frame"] == [width, height] and iou(e["box"], face.box) >= 0.4
+                e
+                for e in events
+                if e["frame"] == [width, height] and iou(e["box"], face.box) >= 0.4
             ]
             hits.append(any(e["label"] == label for e in frame_events))
         # Each clearly visible face is found and labelled as annotated (2 of 3 at least).
@@ -85,8 +101,12 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
 def test_the_last_will_marks_a_killed_daemon_offline(broker, data_root, tmp_path):
     listener = Listener(broker.port, f"{TOPIC}/availability")
     daemon = start_daemon(
-        broker, data_root / "scenes-voc" / "images", "--set", "source.loop=true",
-        "--set", "mqtt.keepalive=5",
+        broker,
+        data_root / "scenes-voc" / "images",
+        "--set",
+        "source.loop=true",
+        "--set",
+        "mqtt.keepalive=5",
     )
     try:
         assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/availability"), timeout=60)

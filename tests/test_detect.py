@@ -17,8 +17,16 @@ def images(data_root):
 def test_detect_writes_one_exact_json_line_per_image(images, tmp_path, bundle_dir):
     out = tmp_path / "faces.jsonl"
     annotated = tmp_path / "annotated"
-    result = maskwatch("detect", "--bundle", str(bundle_dir), "--json", str(out),
-                       "--annotate", str(annotated), *map(str, images))
+    result = maskwatch(
+        "detect",
+        "--bundle",
+        str(bundle_dir),
+        "--json",
+        str(out),
+        "--annotate",
+        str(annotated),
+        *map(str, images),
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["image"] for r in records] == list(IMAGES)
@@ -51,8 +59,16 @@ def test_a_garbage_image_gets_one_line_and_the_others_are_kept(images, tmp_path)
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(images[0].read_bytes()[:200])
     out = tmp_path / "faces.jsonl"
-    result = maskwatch("detect", "--json", str(out), str(images[0]), str(garbage),
-                       str(truncated), str(tmp_path / "absent.jpg"), str(images[1]))
+    result = maskwatch(
+        "detect",
+        "--json",
+        str(out),
+        str(images[0]),
+        str(garbage),
+        str(truncated),
+        str(tmp_path / "absent.jpg"),
+        str(images[1]),
+    )
     assert result.returncode == 1
     lines = error_lines(result.stderr)
     assert len(lines) == 3

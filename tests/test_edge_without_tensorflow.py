@@ -18,7 +18,8 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 from edge.cli import main
 code = main(sys.argv[1:])
-loaded = sorted(m for m in sys.modules if m.split('.')[0] in {'tensorflow', 'keras', 'train', 'convert'})
+heavy = {'tensorflow', 'keras', 'train', 'convert'}
+loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
 assert not loaded, loaded
 sys.exit(code)
 """
@@ -42,9 +43,21 @@ def test_detect_runs_with_tensorflow_unavailable(data_root, bundle_dir, tmp_path
     out = tmp_path / "faces.jsonl"
     image = data_root / "scenes-voc" / "images" / "maksssksksss10.jpg"
     result = subprocess.run(
-        [sys.executable, "-c", BLOCK_AND_RUN, "detect", "--bundle", str(bundle_dir),
-         "--json", str(out), str(image)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            BLOCK_AND_RUN,
+            "detect",
+            "--bundle",
+            str(bundle_dir),
+            "--json",
+            str(out),
+            str(image),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())

@@ -64,7 +64,9 @@ def test_quantized_input_needs_a_scale():
         to_input_batch(np.zeros((4, 4, 3), np.uint8), np.int8)
 
 
-@pytest.mark.parametrize("kwargs", [{"input_size": 4}, {"crop_margin": 2.0}, {"colour_order": "HSV"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"input_size": 4}, {"crop_margin": 2.0}, {"colour_order": "HSV"}]
+)
 def test_spec_refuses_nonsense(kwargs):
     with pytest.raises(ValueError):
         PreprocessSpec(**kwargs)

@@ -3,10 +3,10 @@ from collections import Counter
 import pytest
 
 from edge.preprocess import PreprocessSpec, crop_face
+from tests.conftest import SPLIT
 from train.crops import load_crops
 from train.datasets import DatasetError, read_class_folders, read_voc_scenes
 from train.split import SPLITS, load_split_scenes, save_split, split_samples
-from tests.conftest import SPLIT
 
 SEED = 1234
 

@@ -88,9 +88,7 @@ def train(args: argparse.Namespace) -> dict:
         epochs=args.epochs,
         class_weight=class_weight,
         callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=4, restore_best_weights=True
-            )
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
         ],
         verbose=2,
     )

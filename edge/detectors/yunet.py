@@ -20,7 +20,8 @@ class YuNetDetector:
     def __init__(self, model: Path, info: DetectorInfo) -> None:
         if not hasattr(cv2, "FaceDetectorYN"):
             raise BundleError(
-                f"OpenCV {cv2.__version__} has no FaceDetectorYN; install opencv-python-headless>=4.8"
+                f"OpenCV {cv2.__version__} has no FaceDetectorYN; "
+                "install opencv-python-headless>=4.8"
             )
         self.info = info
         try:

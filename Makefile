@@ -1,0 +1,68 @@
+# maskwatch: 'make demo' runs the main job, 'make test' the tests. Both set up what they need.
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN        := $(VENV)/bin
+DATA       ?= ../shared/datasets
+MODELS_DIR ?= ../shared/models
+export MASKWATCH_DATA := $(abspath $(DATA))
+# One-thread numbers stay one thread: OpenCV's OpenBLAS would start threads of its own.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup system-deps bundle model train convert demo test lint format clean
+
+setup: $(VENV)/.installed bundle/manifest.json
+
+# The workstation set (TensorFlow for train/ and convert/) plus test tools; the device
+# itself needs requirements/device.txt only.
+$(VENV)/.installed: requirements/device.txt requirements/workstation.txt requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# mosquitto is the real broker the demo and the tests start on a loopback port.
+system-deps:
+	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	  else \
+	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto'" >&2; exit 1; \
+	  fi; \
+	fi
+
+# The bundle: the committed int8 classifier + the YuNet detector (from MODELS_DIR, else
+# upstream; sha256 checked) + manifest.json.
+bundle/manifest.json: models/mask_classifier_int8.tflite models/metrics.json | $(VENV)/.installed
+	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle
+
+bundle: | $(VENV)/.installed
+	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle
+
+# Retrain and reconvert from the data, then rebuild the bundle.
+train: | $(VENV)/.installed
+	OMP_NUM_THREADS=2 $(BIN)/python -m train.train --data-root $(DATA) --out models
+
+convert: | $(VENV)/.installed
+	$(BIN)/python -m convert.tflite --data-root $(DATA)
+
+model: train convert bundle
+
+demo: system-deps setup
+	$(BIN)/python scripts/demo.py --data-root $(DATA)
+
+lint: | $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: | $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: system-deps setup lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) bundle .pytest_cache .ruff_cache

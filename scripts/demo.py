@@ -39,7 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="maskwatch-demo-") as tmp, LocalBroker() as broker:
         frames = Path(tmp)
         for image in sample_images(args.data_root, args.images):
-            (frames / image.name).symlink_to(image)
+            (frames / image.name).symlink_to(image.resolve())
         print(f"mosquitto on 127.0.0.1:{broker.port}; daemon over {args.images} test scenes\n")
         listener = Listener(broker.port, "maskwatch/#", echo=True)
         daemon = subprocess.run(

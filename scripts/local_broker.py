@@ -34,11 +34,15 @@ def free_port() -> int:
 class LocalBroker:
     """``with LocalBroker() as broker: ... broker.port``; ``stop``/``start`` to simulate outages."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+        """``persistent`` keeps sessions and queued QoS 1 messages across stop / start."""
         self.port = port or free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="maskwatch-broker-")
         self.config_path = Path(self._dir.name) / "mosquitto.conf"
         text = re.sub(r"(?m)^listener \d+", f"listener {self.port}", BROKER_CONFIG.read_text())
+        if persistent:
+            text = re.sub(r"(?m)^persistence false$", "persistence true", text)
+            text += f"persistence_location {self._dir.name}/\n"
         self.config_path.write_text(text)
         self._process: subprocess.Popen | None = None
 
@@ -83,7 +87,8 @@ class LocalBroker:
 class Listener:
     """Subscribes to ``topic`` and records every message; ``echo`` prints them as they arrive."""
 
-    def __init__(self, port: int, topic: str = "#", echo: bool = False) -> None:
+    def __init__(self, port: int, topic: str = "#", echo: bool = False, session: str = "") -> None:
+        """``session``: a client id whose subscription the broker keeps while it is away."""
         import threading
 
         import paho.mqtt.client as mqtt
@@ -92,7 +97,9 @@ class Listener:
         self._echo = echo
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=session, clean_session=not session
+        )
         self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self._client.on_subscribe = lambda c, u, mid, rc, p: self._subscribed.set()
         self._client.on_message = self._on_message

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 import cv2
 import pytest
 
-from scripts.local_broker import Listener
+from scripts.local_broker import Listener, LocalBroker
 from tests.conftest import ROOT, SPLIT
 from train.datasets import read_voc_scenes
 from train.split import load_split_scenes
@@ -144,3 +145,31 @@ def test_sigterm_publishes_offline_and_exits_cleanly(broker, data_root):
         if daemon.poll() is None:
             daemon.kill()
         listener.close()
+
+
+def test_a_broker_outage_loses_no_event_and_keeps_their_order(clear_faces, tmp_path):
+    """The broker is down when the daemon starts and while its first events are made."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for face in (f for faces in clear_faces.values() for f in faces):
+        if not (frames / face.image.name).exists():
+            (frames / face.image.name).symlink_to(face.image)
+    broker = LocalBroker(persistent=True).start()
+    listener = Listener(broker.port, f"{TOPIC}/events", session="outage-test")
+    broker.stop()
+    daemon = start_daemon(broker, frames, "--set", "source.interval=0.5")
+    try:
+        time.sleep(2.0)  # frames are processed and events made while the broker is down
+        broker.start()
+        _, stderr = daemon.communicate(timeout=60)
+        assert daemon.returncode == 0, stderr
+        made = int(re.search(r"(\d+) events in", stderr).group(1))
+        assert made >= 6
+        assert listener.wait_for(lambda lst: len(lst.payloads(f"{TOPIC}/events")) >= made, 20)
+        seqs = [json.loads(p)["seq"] for p in listener.payloads(f"{TOPIC}/events")]
+        assert seqs == list(range(1, made + 1))
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        listener.close()
+        broker.stop()

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("MASKWATCH_DATA", ROOT.parent / "shared" / "datasets"))
 BUNDLE = ROOT / "bundle"
 SPLIT = ROOT / "models" / "split.json"
+CONFIG = ROOT / "config" / "maskwatch.toml"
+TOPIC = "maskwatch/front-door"  # topic prefix and device id of config/maskwatch.toml
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +52,12 @@ def maskwatch(*args: str, timeout: float = 120, **kwargs) -> subprocess.Complete
 def error_lines(stderr: str) -> list[str]:
     """The lines maskwatch itself wrote as errors (runtimes add their own INFO lines)."""
     return [line for line in stderr.splitlines() if line.startswith("maskwatch: error:")]
+
+
+def start_daemon(broker: LocalBroker, frames: Path, *overrides: str) -> subprocess.Popen:
+    """``maskwatch run`` with the default config, pointed at ``broker`` and ``frames``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(CONFIG),
+         "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}", *overrides],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip

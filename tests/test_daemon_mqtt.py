@@ -4,20 +4,15 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import cv2
 import pytest
 
 from scripts.local_broker import Listener, LocalBroker
-from tests.conftest import ROOT, SPLIT
+from tests.conftest import SPLIT, TOPIC, start_daemon
 from train.datasets import read_voc_scenes
 from train.split import load_split_scenes
-
-CONFIG = ROOT / "config" / "maskwatch.toml"
-TOPIC = "maskwatch/front-door"
 
 
 def iou(a, b):
@@ -26,6 +21,10 @@ def iou(a, b):
     inter = ix * iy
     area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / area if area else 0.0
+
+
+def went_offline(listener):
+    return listener.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"]
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +38,6 @@ def clear_faces(data_root):
         chosen[label] = sorted(of_label, key=lambda f: f.box[0] - f.box[2])[:3]
         assert len(chosen[label]) == 3, f"too few clear {label} faces in the test split"
     return chosen
-
-
-def start_daemon(broker, frames, *extra):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.cli",
-            "run",
-            "--config",
-            str(CONFIG),
-            "--set",
-            f"mqtt.port={broker.port}",
-            "--set",
-            f"source.path={frames}",
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_path):
@@ -115,9 +92,7 @@ def test_the_last_will_marks_a_killed_daemon_offline(broker, data_root, tmp_path
         os.kill(daemon.pid, signal.SIGKILL)
         daemon.wait(10)
         # The broker notices the dead connection (socket closed) and publishes the will.
-        assert listener.wait_for(
-            lambda lst: lst.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"], timeout=20
-        )
+        assert listener.wait_for(went_offline, timeout=20)
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -138,9 +113,7 @@ def test_sigterm_publishes_offline_and_exits_cleanly(broker, data_root):
         daemon.wait(10)
         assert time.monotonic() - started < 5
         assert daemon.returncode == 0, daemon.stderr.read()
-        assert listener.wait_for(
-            lambda lst: lst.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"], timeout=5
-        )
+        assert listener.wait_for(went_offline, timeout=5)
     finally:
         if daemon.poll() is None:
             daemon.kill()

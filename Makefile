@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup system-deps bundle model train convert demo test lint format clean
+.PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean
 
 setup: $(VENV)/.installed bundle/manifest.json
 
@@ -41,14 +41,20 @@ bundle/manifest.json: models/mask_classifier_int8.tflite models/metrics.json | $
 bundle: | $(VENV)/.installed
 	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle
 
-# Retrain and reconvert from the data, then rebuild the bundle.
+# Retrain and reconvert from the data, rebuild the bundle, and evaluate it on the held-out
+# scenes; the reports (PNG, JSON, summary.md) go to reports/.
 train: | $(VENV)/.installed
-	OMP_NUM_THREADS=2 $(BIN)/python -m train.train --data-root $(DATA) --out models
+	$(BIN)/python -m train.train --data-root $(DATA) --models-dir $(MODELS_DIR) \
+	  --out models --reports reports --threads 2
 
 convert: | $(VENV)/.installed
-	$(BIN)/python -m convert.tflite --data-root $(DATA)
+	$(BIN)/python -m convert.tflite --data-root $(DATA) --models-dir $(MODELS_DIR)
 
-model: train convert bundle
+evaluate: | $(VENV)/.installed
+	$(BIN)/python -m train.evaluate --data-root $(DATA) --bundle bundle --out reports \
+	  --metrics models/metrics.json --int8-report models/mask_classifier_int8.json
+
+model: train convert bundle evaluate
 
 demo: system-deps setup
 	$(BIN)/python scripts/demo.py --data-root $(DATA)

@@ -13,12 +13,9 @@ from pathlib import Path
 
 from convert.detector_files import YUNET, fetch
 from convert.tflite import classifier_info
-from edge.bundle import MANIFEST_FILE, DetectorInfo, Manifest, load_bundle, sha256_file
+from edge.bundle import MANIFEST_FILE, Manifest, load_bundle, sha256_file
+from edge.detectors import DEFAULT_DETECTOR
 from edge.preprocess import PreprocessSpec
-
-DEFAULT_DETECTOR = DetectorInfo(
-    kind="yunet", file=YUNET.name, score_threshold=0.6, nms_threshold=0.3, max_side=640
-)
 
 
 def build_bundle(

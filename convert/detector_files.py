@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.bundle import sha256_file
+from edge.detectors import YUNET_FILE
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,8 @@ class RemoteFile:
 
 
 YUNET = RemoteFile(
-    name="face_detection_yunet_2026may.onnx",
-    url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-    "face_detection_yunet_2026may.onnx",
+    name=YUNET_FILE,
+    url=f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_FILE}",
     sha256="ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
 )
 

@@ -12,12 +12,13 @@ import numpy as np
 
 from edge.bundle import ClassifierInfo
 from edge.classifier import TFLiteClassifier
+from edge.detectors import DEFAULT_DETECTOR, create_detector
 from edge.labels import CLASSIFIER_LABELS
 from edge.preprocess import PreprocessSpec
 from train.crops import load_crops
+from train.data import read_sources
 from train.metrics import classification_report
-from train.split import split_samples
-from train.train import read_training_samples
+from train.split import apply_split
 
 
 def convert_int8(keras_model: Path, representative: np.ndarray, out: Path) -> Path:
@@ -58,30 +59,45 @@ def classifier_info(model: Path, input_size: int) -> ClassifierInfo:
     )
 
 
+def split_crops(
+    metrics: dict, split_file: Path, data_root: Path, models_dir: Path, which: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crops of one side of a saved split, cut the way the model was trained."""
+    spec = PreprocessSpec(**metrics["preprocess"])
+    split = apply_split(read_sources(data_root, metrics["sources"]), split_file)
+    detector = None
+    if metrics["crops"] == "detector":
+        detector = create_detector(DEFAULT_DETECTOR, models_dir / DEFAULT_DETECTOR.file)
+    x, y, _ = load_crops(split[which], spec, detector=detector)
+    return x, y
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/mask_classifier.keras"))
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
+    parser.add_argument("--split", type=Path, default=Path("models/split.json"))
     parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models/mask_classifier_int8.tflite"))
     parser.add_argument("--representative", type=int, default=300)
     args = parser.parse_args(argv)
 
     metrics = json.loads(args.metrics.read_text())
-    spec = PreprocessSpec(**metrics["preprocess"])
-    split = split_samples(read_training_samples(args.data_root), metrics["seed"])
-    x_train, _, _ = load_crops(split["train"], spec)
+    crops = {
+        which: split_crops(metrics, args.split, args.data_root, args.models_dir, which)
+        for which in ("train", "test")
+    }
+    x_train = crops["train"][0]
     rng = np.random.default_rng(metrics["seed"])
     chosen = rng.choice(len(x_train), size=min(args.representative, len(x_train)), replace=False)
     convert_int8(args.model, x_train[chosen], args.out)
 
-    x_test, y_test, _ = load_crops(split["test"], spec)
-    int8 = TFLiteClassifier(args.out, classifier_info(args.out, spec.input_size))
-    predicted = np.concatenate(
-        [int8.probabilities(list(x_test[i : i + 64])).argmax(1) for i in range(0, len(x_test), 64)]
-    )
-    report = classification_report(y_test, predicted)
-    report["keras_accuracy"] = metrics["crop_metrics"]["test"]["accuracy"]
+    x_test, y_test = crops["test"]
+    input_size = metrics["preprocess"]["input_size"]
+    int8 = TFLiteClassifier(args.out, classifier_info(args.out, input_size))
+    report = classification_report(y_test, int8.probabilities(list(x_test)).argmax(1))
+    report["keras_accuracy"] = metrics["crop_test_keras"]["accuracy"]
     report["size_bytes"] = args.out.stat().st_size
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     print(

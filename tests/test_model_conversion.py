@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from convert.tflite import classifier_info, convert_int8
+from convert.tflite import classifier_info, convert_int8, split_crops
 from edge.bundle import load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.preprocess import PreprocessSpec
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SPLIT
 from train.crops import load_crops
 from train.datasets import read_voc_scenes
 from train.metrics import classification_report
@@ -51,18 +51,10 @@ def test_the_committed_classifier_reproduces_its_recorded_accuracy(data_root, bu
     """The figure in models/ is measured again here, on the held-out crops, through edge/."""
     metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
     recorded = json.loads((ROOT / "models" / "mask_classifier_int8.json").read_text())
-    from train.datasets import read_class_folders
-
-    samples = [
-        *read_voc_scenes(data_root / "scenes-voc"),
-        *read_class_folders(data_root / "crops"),
-    ]
-    test = split_samples(samples, metrics["seed"])["test"]
+    x, y = split_crops(metrics, SPLIT, data_root, bundle_dir, "test")
     manifest = load_bundle(bundle_dir).manifest
-    x, y, _ = load_crops(test, manifest.preprocess)
     classifier = TFLiteClassifier(bundle_dir / manifest.classifier.file, manifest.classifier)
-    predicted = classifier.probabilities(list(x)).argmax(1)
-    report = classification_report(y, predicted)
+    report = classification_report(y, classifier.probabilities(list(x)).argmax(1))
     assert report["count"] == recorded["count"] == metrics["faces"]["test"]
     assert report["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-4)
     assert report["accuracy"] >= 0.9

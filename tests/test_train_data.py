@@ -3,10 +3,9 @@ from collections import Counter
 import pytest
 
 from edge.preprocess import PreprocessSpec, crop_face
-from tests.conftest import SPLIT
 from train.crops import load_crops
 from train.datasets import DatasetError, read_class_folders, read_voc_scenes
-from train.split import SPLITS, load_split_scenes, save_split, split_samples
+from train.split import SPLITS, split_samples
 
 SEED = 1234
 
@@ -49,13 +48,6 @@ def test_the_split_keeps_every_scene_on_one_side_and_is_repeatable(voc):
     assert {n: [f.scene for f in again[n]] for n in SPLITS} == {
         n: [f.scene for f in split[n]] for n in SPLITS
     }
-
-
-def test_the_committed_split_is_the_one_the_code_makes(voc, data_root, tmp_path):
-    """The committed model's test scenes are truly held out by today's split code."""
-    samples = voc + list(read_class_folders(data_root / "crops"))
-    save_split(tmp_path / "split.json", split_samples(samples, SEED), SEED)
-    assert load_split_scenes(tmp_path / "split.json") == load_split_scenes(SPLIT)
 
 
 def test_training_crops_are_the_device_crops(voc):

@@ -1,4 +1,11 @@
-"""Turn annotated faces into classifier inputs with the device's own crop code."""
+"""Turn annotated faces into classifier inputs with the device's own crop code.
+
+Two ways to choose the box that is cropped:
+- ``annotated``: the dataset's box;
+- ``detector``: the box the bundle's face detector finds for that face (matched by
+  IoU >= 0.4), so training sees the framing the device will see. Faces the detector
+  misses fall back to their annotated box.
+"""
 
 from collections import defaultdict
 from pathlib import Path
@@ -6,16 +13,37 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.detectors import FaceDetector
 from edge.labels import CLASSIFIER_LABELS
-from edge.preprocess import PreprocessSpec, crop_face
+from edge.preprocess import Box, PreprocessSpec, crop_face
 from train.datasets import FaceSample
+from train.matching import match_greedy
+
+CROP_MODES = ("annotated", "detector")
+
+
+def _boxes_for(
+    image: np.ndarray, faces: list[FaceSample], detector: FaceDetector | None
+) -> list[Box]:
+    height, width = image.shape[:2]
+    boxes = [face.box or (0, 0, width, height) for face in faces]
+    if detector is None or all(face.box is None for face in faces):
+        return boxes
+    found = [d.box for d in detector.detect(image)]
+    for d, g in match_greedy(found, boxes, 0.4):
+        boxes[g] = found[d]
+    return boxes
 
 
 def load_crops(
-    samples: list[FaceSample], spec: PreprocessSpec, min_face: int = 8
+    samples: list[FaceSample],
+    spec: PreprocessSpec,
+    min_face: int = 8,
+    detector: FaceDetector | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[FaceSample]]:
-    """Crop every binary-labelled face at least ``min_face`` px wide.
+    """Crop every binary-labelled face at least ``min_face`` px wide (annotated width).
 
+    With ``detector``, scene faces are cropped at the detector's matching box.
     Returns uint8 crops (N, S, S, 3), label indices (N,), and the samples kept.
     """
     by_image: dict[Path, list[FaceSample]] = defaultdict(list)
@@ -27,10 +55,9 @@ def load_crops(
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(f"{image_path}: cannot read image")
-        height, width = image.shape[:2]
-        for sample in faces:
-            box = sample.box or (0, 0, width, height)
-            if box[2] - box[0] < min_face:
+        for sample, box in zip(faces, _boxes_for(image, faces, detector), strict=True):
+            annotated = sample.box or box
+            if annotated[2] - annotated[0] < min_face:
                 continue
             crops.append(crop_face(image, box, spec))
             labels.append(CLASSIFIER_LABELS.index(sample.label))

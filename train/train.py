@@ -1,23 +1,30 @@
-"""Train the mask / no-mask classifier: ``python -m train.train --data-root ../shared/datasets``.
+"""Train the mask / no-mask classifier: ``python -m train.train``.
 
-Reads the VOC scenes and the folder-per-class crops, splits by scene, cuts every face
-with the device's crop code, trains the small CNN with a fixed seed, and writes the
-model, the saved split and a metrics JSON into ``--out``.
+Reads the sources (default: the YOLO and VOC scenes and the folder-per-class crops),
+deduplicates photos across sources by perceptual hash, splits by scene group and saves
+the split, cuts every face with the device's crop code (optionally at the boxes the
+device's own detector finds), trains with a fixed seed, and writes the model, a
+metrics JSON and the reports (curves, label counts, confusion, ROC / PR) into ``--out``
+and ``--reports``.
 """
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from edge.labels import CLASSIFIER_LABELS
+from edge.detectors import DEFAULT_DETECTOR, create_detector
+from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
 from edge.preprocess import PreprocessSpec
-from train.crops import load_crops
-from train.datasets import FaceSample, read_class_folders, read_voc_scenes
-from train.metrics import classification_report
-from train.split import SPLITS, save_split, split_samples
+from train.augment import augment_dataset
+from train.crops import CROP_MODES, load_crops
+from train.data import DEFAULT_SOURCES, prepare_split
+from train.datasets import load_label_map
+from train.model import BACKBONES
+from train.reports import classifier_report, plot_history, plot_label_counts, write_json
+from train.split import SPLITS, label_counts
 
 DEFAULT_DATA_ROOT = Path("../shared/datasets")
 MODEL_FILE = "mask_classifier.keras"
@@ -25,107 +32,153 @@ SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
 
 
-def read_training_samples(data_root: Path) -> list[FaceSample]:
-    """Every face of the sources the spine trains on."""
-    if not data_root.is_dir():
-        raise SystemExit(f"data root {data_root} does not exist; pass --data-root DIR")
-    return [
-        *read_voc_scenes(data_root / "scenes-voc"),
-        *read_class_folders(data_root / "crops"),
-    ]
+def add_synthetic_masks(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Paint masks on ``fraction`` of the no_mask crops and add them as mask crops."""
+    from train.synthetic_masks import MaskPainter
+
+    painter = MaskPainter(seed=seed)
+    rng = np.random.default_rng(seed)
+    no_mask = np.flatnonzero(y == CLASSIFIER_LABELS.index(NO_MASK))
+    chosen = rng.choice(no_mask, size=round(len(no_mask) * fraction), replace=False)
+    painted = [p for p in (painter.paint(x[i]) for i in chosen) if p is not None]
+    if not painted:
+        return x, y, 0
+    extra = np.full(len(painted), CLASSIFIER_LABELS.index(MASK), dtype=y.dtype)
+    return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), len(painted)
 
 
-def _augment(images, labels):  # noqa: ANN001, ANN202 - tf.data mapping function
-    import tensorflow as tf
+def _fit(model, train_ds, val, epochs, learning_rate, class_weight, callbacks, verbose):  # noqa: ANN001, ANN202
+    import keras
 
-    images = tf.image.random_flip_left_right(images)
-    images = tf.image.random_brightness(images, 32.0)
-    images = tf.image.random_contrast(images, 0.75, 1.25)
-    return tf.clip_by_value(images, 0.0, 255.0), labels
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model.fit(
+        train_ds,
+        validation_data=val,
+        epochs=epochs,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=verbose,
+    ).history
 
 
 def train(args: argparse.Namespace) -> dict:
     import keras
     import tensorflow as tf
 
-    from train.model import build_small_cnn
+    from train.model import build_classifier
 
     keras.utils.set_random_seed(args.seed)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     spec = PreprocessSpec(input_size=args.input_size, crop_margin=args.crop_margin)
-    samples = read_training_samples(args.data_root)
-    split = split_samples(samples, args.seed)
+    label_map = load_label_map(args.label_map) if args.label_map else None
     args.out.mkdir(parents=True, exist_ok=True)
-    save_split(args.out / SPLIT_FILE, split, args.seed)
-
-    data = {}
+    split = prepare_split(args.data_root, args.sources, args.seed, args.out / SPLIT_FILE, label_map)
+    counts = label_counts(split)
+    plot_label_counts(counts, args.reports / "label_counts.png")
     for name in SPLITS:
-        x, y, _ = load_crops(split[name], spec)
-        data[name] = (x, y)
-        counts = {label: int((y == i).sum()) for i, label in enumerate(CLASSIFIER_LABELS)}
-        print(f"{name:5s} {len(y):5d} faces {counts}")
+        print(f"{name:5s} {sum(counts[name].values()):5d} faces {counts[name]}")
 
+    detector = None
+    if args.crops == "detector":
+        detector = create_detector(DEFAULT_DETECTOR, args.models_dir / DEFAULT_DETECTOR.file)
+    data = {name: load_crops(split[name], spec, detector=detector)[:2] for name in SPLITS}
     x_train, y_train = data["train"]
-    counts = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
-    class_weight = {i: len(y_train) / (len(counts) * c) for i, c in enumerate(counts) if c}
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x_train.astype("float32"), y_train))
-        .shuffle(len(y_train), seed=args.seed)
-        .batch(args.batch_size)
-        .map(_augment, num_parallel_calls=2)
-        .prefetch(2)
-    )
-    x_val, y_val = data["val"]
-    model = build_small_cnn(args.input_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    synthetic = 0
+    if args.synthetic_masks:
+        x_train, y_train, synthetic = add_synthetic_masks(
+            x_train, y_train, args.synthetic_masks, args.seed
+        )
+        print(f"added {synthetic} synthetic masked faces")
+
+    counts_train = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
+    class_weight = {i: len(y_train) / (len(counts_train) * c) for i, c in enumerate(counts_train)}
+    train_ds = augment_dataset(x_train, y_train, args.batch_size, args.seed)
+    val = (data["val"][0].astype("float32"), data["val"][1])
+
+    model, pretrained = build_classifier(args.backbone, args.input_size)
+    checkpoint = args.out / "checkpoints" / f"{args.backbone}_best.keras"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=args.patience, restore_best_weights=True
+        ),
+        keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True),
+    ]
+    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, lines in logs
     started = time.monotonic()
-    history = model.fit(
-        train_ds,
-        validation_data=(x_val.astype("float32"), y_val),
-        epochs=args.epochs,
-        class_weight=class_weight,
-        callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
-        ],
-        verbose=2,
-    )
+    history: dict[str, list[float]] = {}
+    if pretrained:  # warm the new head up on the frozen ImageNet features first
+        for layer in pretrained:
+            layer.trainable = False
+        history = _fit(model, train_ds, val, args.warmup_epochs, args.learning_rate,
+                       class_weight, [], verbose)  # fmt: skip
+        for layer in pretrained:
+            layer.trainable = True
+    tuned = _fit(
+        model, train_ds, val, args.epochs,
+        args.learning_rate * (0.1 if pretrained else 1.0), class_weight, callbacks, verbose,
+    )  # fmt: skip
+    for key, values in tuned.items():
+        history.setdefault(key, []).extend(values)
     seconds = time.monotonic() - started
     model.save(args.out / MODEL_FILE)
 
-    reports = {}
-    for name in ("val", "test"):
-        x, y = data[name]
-        predicted = model.predict(x.astype("float32"), verbose=0).argmax(axis=1)
-        reports[name] = classification_report(y, predicted)
+    x_test, y_test = data["test"]
+    probabilities = model.predict(x_test.astype("float32"), verbose=0)
+    crop_test = classifier_report(y_test, probabilities, "crop_test_keras", args.reports)
+    plot_history(history, args.reports / "training_curves.png")
     metrics = {
         "seed": args.seed,
+        "backbone": args.backbone,
+        "sources": list(args.sources),
+        "crops": args.crops,
+        "synthetic_masks": {"fraction": args.synthetic_masks, "added": synthetic},
         "preprocess": {"input_size": spec.input_size, "crop_margin": spec.crop_margin},
-        "epochs_run": len(history.history["loss"]),
+        "parameters": int(model.count_params()),
+        "epochs_run": len(history["loss"]),
         "train_seconds": round(seconds, 1),
         "faces": {name: int(len(data[name][1])) for name in SPLITS},
+        "label_counts": counts,
         "class_weight": {CLASSIFIER_LABELS[i]: round(w, 3) for i, w in class_weight.items()},
-        "crop_metrics": reports,
-        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
+        "crop_test_keras": crop_test,
+        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
     }
-    (args.out / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
-    print(f"test accuracy {reports['test']['accuracy']:.4f} after {seconds:.0f} s")
+    write_json(metrics, args.out / METRICS_FILE)
+    print(f"crop test accuracy {crop_test['accuracy']:.4f} after {seconds:.0f} s")
     return metrics
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--source", action="append", dest="sources", metavar="KIND:PATH",
+                        help=f"repeatable; default {' '.join(DEFAULT_SOURCES)}")  # fmt: skip
+    parser.add_argument("--label-map", type=Path, help="TOML: class name = maskwatch label")
+    parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--backbone", choices=BACKBONES, default="mobilenetv2")
+    parser.add_argument("--input-size", type=int, default=96)
+    parser.add_argument("--crop-margin", type=float, default=0.2)
+    parser.add_argument("--crops", choices=CROP_MODES, default="detector")
+    parser.add_argument("--synthetic-masks", type=float, default=0.0, metavar="FRACTION",
+                        help="paint masks on this fraction of no_mask crops")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--warmup-epochs", type=int, default=2)
+    parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--input-size", type=int, default=64)
-    parser.add_argument("--crop-margin", type=float, default=0.2)
-    return parser.parse_args(argv)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    args.sources = args.sources or list(DEFAULT_SOURCES)
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

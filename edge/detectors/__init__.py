@@ -34,6 +34,12 @@ def _yunet(info: DetectorInfo, model: Path) -> FaceDetector:
 
 DETECTORS: dict[str, Callable[[DetectorInfo, Path], FaceDetector]] = {"yunet": _yunet}
 
+# The detector a new bundle gets, and the one training uses to make device-like crops.
+YUNET_FILE = "face_detection_yunet_2026may.onnx"
+DEFAULT_DETECTOR = DetectorInfo(
+    kind="yunet", file=YUNET_FILE, score_threshold=0.6, nms_threshold=0.3, max_side=640
+)
+
 
 def create_detector(info: DetectorInfo, model: Path) -> FaceDetector:
     try:

@@ -1,0 +1,60 @@
+"""The committed reports are measured again here, through the real bundle on real scenes."""
+
+import json
+
+import numpy as np
+
+from edge.bundle import load_bundle
+from edge.detectors import create_detector
+from edge.pipeline import MaskPipeline
+from edge.preprocess import PreprocessSpec
+from tests.conftest import ROOT, SPLIT
+from train.crops import load_crops
+from train.data import read_sources
+from train.datasets import read_voc_scenes
+from train.evaluate import evaluate_scenes, scene_samples
+from train.split import apply_split
+
+REPORTS = ROOT / "reports"
+
+
+def test_the_committed_scene_figures_are_reproduced(data_root, bundle_dir):
+    metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
+    recorded = json.loads((REPORTS / "scene_evaluation.json").read_text())
+    split = apply_split(read_sources(data_root, metrics["sources"]), SPLIT)
+    summary = evaluate_scenes(
+        MaskPipeline.from_bundle_dir(bundle_dir), scene_samples(split["test"])
+    )
+    assert summary["images"] == recorded["images"] >= 100
+    assert summary["per_label"] == recorded["per_label"]
+    assert summary["detection_recall"] == recorded["detection_recall"]
+
+
+def test_the_reports_a_person_opens_exist():
+    for name in (
+        "summary.md",
+        "label_counts.png",
+        "training_curves.png",
+        "crop_test_keras_confusion.png",
+        "crop_test_keras_roc_pr.png",
+        "scene_matched_faces_confusion.png",
+        "scene_matched_faces_roc_pr.png",
+    ):
+        assert (REPORTS / name).stat().st_size > 1000, name
+    summary = (REPORTS / "summary.md").read_text()
+    recorded = json.loads((REPORTS / "scene_evaluation.json").read_text())
+    assert f"{recorded['per_label']['no_mask']['f1']:.3f}" in summary
+
+
+def test_detector_crops_take_the_detectors_box(data_root, bundle_dir):
+    manifest = load_bundle(bundle_dir).manifest
+    detector = create_detector(manifest.detector, bundle_dir / manifest.detector.file)
+    faces = [
+        f for f in read_voc_scenes(data_root / "scenes-voc") if f.image.stem == "maksssksksss10"
+    ]
+    spec = PreprocessSpec(input_size=64)
+    annotated, y_a, _ = load_crops(faces, spec)
+    detected, y_d, _ = load_crops(faces, spec, detector=detector)
+    assert len(annotated) == len(detected) == 1 and y_a.tolist() == y_d.tolist()
+    # YuNet's box also takes in the forehead: the same face, framed differently.
+    assert np.abs(annotated.astype(int) - detected.astype(int)).mean() > 10

@@ -1,0 +1,161 @@
+"""Reports a person opens: PNG plots, a JSON of every figure, a short Markdown summary.
+
+The positive class of the ROC and PR curves is ``no_mask``: the alarm maskwatch raises.
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge.labels import CLASSIFIER_LABELS, NO_MASK  # noqa: E402
+from train.metrics import classification_report  # noqa: E402
+
+POSITIVE = CLASSIFIER_LABELS.index(NO_MASK)
+
+
+def roc_pr(y_true: np.ndarray, score: np.ndarray) -> dict:
+    """ROC (fpr, tpr, AUC) and PR (precision, recall, average precision) for ``score``."""
+    order = np.argsort(-score, kind="stable")
+    positive = (np.asarray(y_true)[order] == POSITIVE).astype(float)
+    tp, fp = np.cumsum(positive), np.cumsum(1 - positive)
+    n_pos, n_neg = max(positive.sum(), 1), max((1 - positive).sum(), 1)
+    tpr, fpr = np.concatenate([[0], tp / n_pos]), np.concatenate([[0], fp / n_neg])
+    precision = tp / np.maximum(tp + fp, 1)
+    recall = tp / n_pos
+    return {
+        "roc_auc": round(float(np.trapezoid(tpr, fpr)), 4),
+        "average_precision": round(
+            float(np.sum(np.diff(np.concatenate([[0], recall])) * precision)), 4
+        ),
+        "fpr": fpr,
+        "tpr": tpr,
+        "precision": precision,
+        "recall": recall,
+    }
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_confusion(confusion: list[list[int]], title: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.imshow(confusion, cmap="Blues")
+    for (i, j), value in np.ndenumerate(np.asarray(confusion)):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=12)
+    ax.set_xticks(range(len(CLASSIFIER_LABELS)), CLASSIFIER_LABELS)
+    ax.set_yticks(range(len(CLASSIFIER_LABELS)), CLASSIFIER_LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("annotated")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def _plot_curves(curves: dict, title: str, path: Path) -> None:
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(8, 3.6))
+    roc.plot(curves["fpr"], curves["tpr"])
+    roc.plot([0, 1], [0, 1], ":", color="grey")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate",
+            title=f"ROC, no_mask (AUC {curves['roc_auc']:.3f})")  # fmt: skip
+    pr.plot(curves["recall"], curves["precision"])
+    pr.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02),
+           title=f"PR, no_mask (AP {curves['average_precision']:.3f})")  # fmt: skip
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_history(history: dict[str, list[float]], path: Path) -> None:
+    """Accuracy and loss per epoch, training and validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
+        ax.plot(history[metric], label="train")
+        ax.plot(history[f"val_{metric}"], label="validation")
+        ax.set(xlabel="epoch", title=metric)
+        ax.legend()
+    _save(fig, path)
+
+
+def plot_label_counts(counts: dict[str, dict[str, int]], path: Path) -> None:
+    """Faces per label in each split (grouped bars)."""
+    labels = sorted({label for per_split in counts.values() for label in per_split})
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    width = 0.8 / len(counts)
+    for i, (split, per_split) in enumerate(counts.items()):
+        xs = np.arange(len(labels)) + i * width
+        bars = ax.bar(xs, [per_split.get(label, 0) for label in labels], width, label=split)
+        ax.bar_label(bars, fontsize=8)
+    ax.set_xticks(np.arange(len(labels)) + width * (len(counts) - 1) / 2, labels)
+    ax.set(ylabel="faces", title="label counts per split")
+    ax.legend()
+    _save(fig, path)
+
+
+def classifier_report(y_true: np.ndarray, probabilities: np.ndarray, name: str, out: Path) -> dict:
+    """Confusion matrix, per-class P/R/F1, ROC and PR for one set of faces; PNGs in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = classification_report(y_true, probabilities.argmax(axis=1))
+    curves = roc_pr(y_true, probabilities[:, POSITIVE])
+    report["roc_auc"] = curves["roc_auc"]
+    report["average_precision"] = curves["average_precision"]
+    _plot_confusion(report["confusion"], name, out / f"{name}_confusion.png")
+    _plot_curves(curves, name, out / f"{name}_roc_pr.png")
+    return report
+
+
+def write_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
+    """A short Markdown page: what was trained, and how it does on crops and on scenes."""
+    crop = metrics["crop_test_keras"]
+    lines = [
+        f"# Classifier report: {metrics['backbone']}, {metrics['preprocess']['input_size']} px",
+        "",
+        f"Trained on {', '.join(metrics['sources'])} (crops: {metrics['crops']}, synthetic "
+        f"masks added: {metrics['synthetic_masks']['added']}), seed {metrics['seed']}, "
+        f"{metrics['epochs_run']} epochs in {metrics['train_seconds'] / 60:.1f} min. Faces "
+        + ", ".join(f"{k} {v}" for k, v in metrics["faces"].items())
+        + " (split by deduplicated scene; see `label_counts.png`).",
+        "",
+        "## Crop test split",
+        "",
+        "| | accuracy | mask F1 | no_mask F1 | no_mask ROC AUC | no_mask AP |",
+        "|---|---|---|---|---|---|",
+        f"| Keras | {crop['accuracy']:.4f} | {crop['per_class']['mask']['f1']:.3f} "
+        f"| {crop['per_class']['no_mask']['f1']:.3f} | {crop['roc_auc']:.3f} "
+        f"| {crop['average_precision']:.3f} |",
+        f"| int8 TFLite | {int8['accuracy']:.4f} | {int8['per_class']['mask']['f1']:.3f} "
+        f"| {int8['per_class']['no_mask']['f1']:.3f} | | |",
+        "",
+        "Plots: `training_curves.png`, `crop_test_keras_confusion.png`, "
+        "`crop_test_keras_roc_pr.png`.",
+        "",
+        f"## Scene test split ({scene['images']} photos, the int8 bundle: detector + classifier)",
+        "",
+        "| label | precision | recall | F1 | TP | FP | FN | detection recall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, figures in scene["per_label"].items():
+        detection = scene["detection_recall"][label]
+        lines.append(
+            f"| {label} | {figures['precision']:.3f} | {figures['recall']:.3f} "
+            f"| {figures['f1']:.3f} | {figures['tp']} | {figures['fp']} | {figures['fn']} "
+            f"| {detection['recall']:.3f} ({detection['detected']}/{detection['annotated']}) |"
+        )
+    lines += [
+        "",
+        "Scoring: greedy IoU >= 0.4 matching per photo; annotated faces under 24 px ignored.",
+        "Plots of the faces the detector found: `scene_matched_faces_confusion.png`, "
+        "`scene_matched_faces_roc_pr.png`. All figures: `scene_evaluation.json`.",
+    ]
+    path.write_text("\n".join(lines) + "\n")

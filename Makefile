@@ -16,10 +16,11 @@ setup: $(VENV)/.installed bundle/manifest.json
 
 # The workstation set (TensorFlow for train/ and convert/) plus test tools; the device
 # itself needs requirements/device.txt only.
-$(VENV)/.installed: requirements/device.txt requirements/workstation.txt requirements/dev.txt pyproject.toml
+$(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements/no-deps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 

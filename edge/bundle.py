@@ -37,6 +37,7 @@ class DetectorInfo:
     score_threshold: float
     nms_threshold: float = 0.3
     max_side: int = 640  # frames are downscaled so their longest side is at most this
+    min_side: int = 0  # and upscaled so it is at least this (0: never upscale)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ median, 64 bits. A rescaled or re-encoded copy of a photo stays within a few bit
 different photos differ in about half of them.
 """
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import numpy as np
 from train.datasets import FaceSample
 
 
+@functools.cache
 def phash(path: Path) -> int:
-    """The 64-bit perceptual hash of an image file."""
+    """The 64-bit perceptual hash of an image file (cached for the life of the process)."""
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise ValueError(f"{path}: not a readable image")

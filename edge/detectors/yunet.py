@@ -1,7 +1,8 @@
 """YuNet through ``cv2.FaceDetectorYN`` (OpenCV 4.8+): the default face detector.
 
-Frames whose longest side exceeds ``max_side`` are downscaled before detection,
-and the boxes are scaled back to the frame's pixels.
+Frames whose longest side exceeds ``max_side`` are downscaled before detection, those
+below ``min_side`` upscaled (small faces in small frames), and the boxes are scaled
+back to the frame's pixels.
 """
 
 from pathlib import Path
@@ -34,11 +35,17 @@ class YuNetDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
         height, width = frame_bgr.shape[:2]
-        scale = min(1.0, self.info.max_side / max(height, width))
+        longest = max(height, width)
+        scale = 1.0
+        if longest > self.info.max_side:
+            scale = self.info.max_side / longest
+        elif longest < self.info.min_side:
+            scale = self.info.min_side / longest
         image = frame_bgr
-        if scale < 1.0:
+        if scale != 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
+            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            image = cv2.resize(frame_bgr, size, interpolation=shrink)
         size = (image.shape[1], image.shape[0])
         if size != self._input_size:
             self._net.setInputSize(size)

@@ -1,0 +1,42 @@
+"""YuNet through OpenCV on real scenes: boxes come back in the frame's own pixels."""
+
+import dataclasses
+
+import cv2
+import pytest
+
+from edge.bundle import load_bundle
+from edge.detectors import create_detector
+from train.matching import iou_matrix
+
+
+@pytest.fixture(scope="module")
+def detector_info(bundle_dir):
+    return load_bundle(bundle_dir).manifest.detector
+
+
+def detect(info, bundle_dir, image, **changes):
+    return create_detector(dataclasses.replace(info, **changes), bundle_dir / info.file).detect(
+        image
+    )
+
+
+def test_downscaled_detection_maps_back_to_frame_pixels(data_root, bundle_dir, detector_info):
+    image = cv2.imread(str(data_root / "scenes-voc" / "images" / "maksssksksss10.jpg"))
+    full = detect(detector_info, bundle_dir, image, max_side=10_000)
+    half = detect(detector_info, bundle_dir, image, max_side=max(image.shape[:2]) // 2)
+    assert len(full) == len(half) == 1
+    assert iou_matrix([full[0].box], [half[0].box])[0, 0] > 0.8
+
+
+def test_upscaled_small_frames_map_back_too(data_root, bundle_dir, detector_info):
+    image = cv2.imread(str(data_root / "scenes-voc" / "images" / "maksssksksss10.jpg"))
+    small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    found = detect(detector_info, bundle_dir, small, min_side=max(image.shape[:2]))
+    reference = detect(detector_info, bundle_dir, image, max_side=10_000)
+    assert len(found) == 1
+    halved = tuple(v // 2 for v in reference[0].box)
+    assert iou_matrix([found[0].box], [halved])[0, 0] > 0.7
+    height, width = small.shape[:2]
+    x1, y1, x2, y2 = found[0].box
+    assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height

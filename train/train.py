@@ -20,11 +20,11 @@ from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
 from edge.preprocess import PreprocessSpec
 from train.augment import augment_dataset
 from train.crops import CROP_MODES, load_crops
-from train.data import DEFAULT_SOURCES, prepare_split
+from train.data import DEFAULT_SOURCES, prepare_split, read_sources
 from train.datasets import load_label_map
 from train.model import BACKBONES
 from train.reports import classifier_report, plot_history, plot_label_counts, write_json
-from train.split import SPLITS, label_counts
+from train.split import SPLITS, apply_split, label_counts, save_split
 
 DEFAULT_DATA_ROOT = Path("../shared/datasets")
 MODEL_FILE = "mask_classifier.keras"
@@ -78,7 +78,13 @@ def train(args: argparse.Namespace) -> dict:
     spec = PreprocessSpec(input_size=args.input_size, crop_margin=args.crop_margin)
     label_map = load_label_map(args.label_map) if args.label_map else None
     args.out.mkdir(parents=True, exist_ok=True)
-    split = prepare_split(args.data_root, args.sources, args.seed, args.out / SPLIT_FILE, label_map)
+    if args.split:  # reuse a saved split: every scene goes where it went before
+        split = apply_split(read_sources(args.data_root, args.sources, label_map), args.split)
+        save_split(args.out / SPLIT_FILE, split, args.seed)
+    else:
+        split = prepare_split(
+            args.data_root, args.sources, args.seed, args.out / SPLIT_FILE, label_map
+        )
     counts = label_counts(split)
     plot_label_counts(counts, args.reports / "label_counts.png")
     for name in SPLITS:
@@ -160,6 +166,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", action="append", dest="sources", metavar="KIND:PATH",
                         help=f"repeatable; default {' '.join(DEFAULT_SOURCES)}")  # fmt: skip
     parser.add_argument("--label-map", type=Path, help="TOML: class name = maskwatch label")
+    parser.add_argument("--split", type=Path, help="reuse this saved split instead of making one")
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))

@@ -1,42 +1,100 @@
-"""Assemble the model bundle: ``python -m convert.bundle --out bundle``.
+"""Assemble the model bundle: ``python -m convert.bundle --out bundle [--tar]``.
 
 Copies the int8 classifier, obtains the face detector (local model folder or
-upstream, sha256 checked), writes ``manifest.json`` with every file's sha256, and
-verifies the result with the same code the device runs at start.
+upstream, sha256 checked), writes ``labels`` and ``manifest.json`` (how to run the
+models, the training data, the evaluation figures, the sha256 of every file), verifies
+the result with the same code the device runs at start, and optionally packs the same
+bundle as one ``.tar.gz``.
 """
 
 import argparse
 import json
 import shutil
+import subprocess
+import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from convert.detector_files import YUNET, fetch
 from convert.tflite import classifier_info
-from edge.bundle import MANIFEST_FILE, Manifest, load_bundle, sha256_file
+from edge.bundle import LABELS_FILE, MANIFEST_FILE, Manifest, load_bundle, sha256_file
 from edge.detectors import DEFAULT_DETECTOR
 from edge.preprocess import PreprocessSpec
 
 
+def source_commit() -> str:
+    """The git commit the bundle was built from, ``-dirty`` with uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def training_summary(metrics: dict) -> dict:
+    keys = ("backbone", "sources", "seed", "crops", "faces", "label_counts", "synthetic_masks")
+    return {key: metrics[key] for key in keys if key in metrics}
+
+
+def evaluation_summary(int8_report: dict | None, scene: dict | None) -> dict:
+    summary = {}
+    if int8_report:
+        summary["crop_test_int8_accuracy"] = int8_report["accuracy"]
+        summary["crop_test_keras_accuracy"] = int8_report.get("keras_accuracy")
+    if scene:
+        summary["scene_test_images"] = scene["images"]
+        summary["scene_test_f1"] = {k: v["f1"] for k, v in scene["per_label"].items()}
+        summary["scene_test_detection_recall"] = {
+            k: v["recall"] for k, v in scene["detection_recall"].items()
+        }
+    return summary
+
+
 def build_bundle(
-    classifier: Path, spec: PreprocessSpec, models_dir: Path | None, out: Path
+    classifier: Path,
+    spec: PreprocessSpec,
+    models_dir: Path | None,
+    out: Path,
+    training_data: dict | None = None,
+    evaluation: dict | None = None,
 ) -> Manifest:
     """Write a complete, verified bundle directory at ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(classifier, out / classifier.name)
     fetch(YUNET, models_dir, out / YUNET.name)
     info = classifier_info(out / classifier.name, spec.input_size)
-    files = {name: sha256_file(out / name) for name in sorted({info.file, YUNET.name})}
+    (out / LABELS_FILE).write_text("\n".join(info.labels) + "\n")
+    names = sorted({info.file, YUNET.name, LABELS_FILE})
     manifest = Manifest(
         classifier=info,
         preprocess=spec,
         detector=DEFAULT_DETECTOR,
-        files=files,
+        files={name: sha256_file(out / name) for name in names},
         created=datetime.now(UTC).isoformat(timespec="seconds"),
+        source_commit=source_commit(),
+        training_data=training_data or {},
+        evaluation=evaluation or {},
     )
     (out / MANIFEST_FILE).write_text(manifest.to_json())
     load_bundle(out)
     return manifest
+
+
+def pack(bundle_dir: Path, archive: Path) -> Path:
+    """The bundle's files (those of the manifest, and the manifest) as one ``.tar.gz``."""
+    manifest = load_bundle(bundle_dir).manifest
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in [MANIFEST_FILE, *manifest.files]:
+            tar.add(bundle_dir / name, arcname=name)
+    load_bundle(archive)
+    return archive
+
+
+def _read_json(path: Path | None) -> dict | None:
+    return json.loads(path.read_text()) if path and path.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,16 +104,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
     parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=Path("../shared/models"),
-        help="local folder holding the detector weights",
-    )
+        "--scene-report", type=Path, default=Path("reports/scene_evaluation.json"),
+        help="evaluation figures to record in the manifest, if present",
+    )  # fmt: skip
+    parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"),
+                        help="local folder holding the detector weights")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bundle"))
+    parser.add_argument("--tar", type=Path, help="also write the bundle as this .tar.gz")
     args = parser.parse_args(argv)
-    spec = PreprocessSpec(**json.loads(args.metrics.read_text())["preprocess"])
-    manifest = build_bundle(args.classifier, spec, args.models_dir, args.out)
+    metrics = json.loads(args.metrics.read_text())
+    evaluation = evaluation_summary(
+        _read_json(args.classifier.with_suffix(".json")), _read_json(args.scene_report)
+    )
+    manifest = build_bundle(
+        args.classifier, PreprocessSpec(**metrics["preprocess"]), args.models_dir, args.out,
+        training_summary(metrics), evaluation,
+    )  # fmt: skip
     print(f"bundle {args.out}: {', '.join(manifest.files)} verified")
+    if args.tar:
+        print(f"bundle archive {pack(args.out, args.tar)} verified")
 
 
 if __name__ == "__main__":

@@ -1,43 +1,59 @@
-"""Keras to full-integer int8 TFLite: ``python -m convert.tflite``.
+"""Keras to TFLite (float32, float16, full-integer int8): ``python -m convert.tflite``.
 
-The representative data are training crops cut and pre-processed by the device's
-own code (``edge.preprocess``), so the quantization ranges are the ones the Pi sees.
+The int8 model's representative data are training crops cut and pre-processed by the
+device's own code (``edge.preprocess``), so the quantization ranges are the ones the
+Pi sees. The int8 model then has to pass the parity gate (``convert.parity``) before it
+replaces the model in ``--out``; a failure leaves the previous model where it was.
 """
 
 import argparse
 import json
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import ClassifierInfo
+from edge.bundle import ClassifierInfo, load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.detectors import DEFAULT_DETECTOR, create_detector
 from edge.labels import CLASSIFIER_LABELS
 from edge.preprocess import PreprocessSpec
 from train.crops import load_crops
 from train.data import read_sources
+from train.evaluate import scene_samples
 from train.metrics import classification_report
 from train.split import apply_split
 
+PRECISIONS = ("float32", "float16", "int8")
 
-def convert_int8(keras_model: Path, representative: np.ndarray, out: Path) -> Path:
-    """Write an int8-in, int8-out TFLite model calibrated on ``representative`` crops."""
+
+def convert(
+    keras_model: Path, precision: str, out: Path, representative: np.ndarray | None = None
+) -> Path:
+    """Write ``keras_model`` as TFLite; int8 is calibrated on ``representative`` crops."""
     import keras
     import tensorflow as tf
 
-    model = keras.models.load_model(keras_model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(keras_model))
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        if representative is None or not len(representative):
+            raise ValueError("int8 conversion needs representative crops")
 
-    def samples():  # noqa: ANN202 - the converter's generator protocol
-        for crop in representative:
-            yield [crop[np.newaxis].astype(np.float32)]
+        def samples():  # noqa: ANN202 - the converter's generator protocol
+            for crop in representative:
+                yield [crop[np.newaxis].astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = samples
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = samples
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif precision != "float32":
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(converter.convert())
     return out
@@ -72,7 +88,49 @@ def split_crops(
     return x, y
 
 
-def main(argv: list[str] | None = None) -> None:
+def representative_crops(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return x_train[rng.choice(len(x_train), size=min(count, len(x_train)), replace=False)]
+
+
+def parity_report(args: argparse.Namespace, metrics: dict, int8_model: Path, work: Path) -> dict:
+    """Crop and scene figures of the int8 model against Keras / float32; raises on failure."""
+    import keras
+
+    from convert.bundle import build_bundle
+    from convert.parity import check, crop_figures, scene_figures
+
+    spec = PreprocessSpec(**metrics["preprocess"])
+    x_test, y_test = split_crops(metrics, args.split, args.data_root, args.models_dir, "test")
+    keras_probabilities = keras.models.load_model(args.model).predict(
+        x_test.astype("float32"), verbose=0
+    )
+    int8 = TFLiteClassifier(int8_model, classifier_info(int8_model, spec.input_size))
+    figures, agreement = crop_figures(keras_probabilities, int8, x_test, y_test)
+    bundles = {}
+    for name, model in (
+        ("float32", args.float_dir / "mask_classifier_float32.tflite"),
+        ("int8", int8_model),
+    ):
+        build_bundle(model, spec, args.models_dir, work / name)
+        bundles[name] = load_bundle(work / name)
+    split = apply_split(read_sources(args.data_root, metrics["sources"]), args.split)
+    figures += scene_figures(bundles["float32"], bundles["int8"], scene_samples(split["test"]))
+    report = classification_report(y_test, int8.probabilities(list(x_test)).argmax(1))
+    report["keras_accuracy"] = figures[0].reference
+    report["agreement_with_keras"] = round(agreement, 4)
+    report["parity"] = [
+        {"figure": f.name, "reference": round(f.reference, 4), "int8": round(f.int8, 4)}
+        for f in figures
+    ]
+    report["size_bytes"] = int8_model.stat().st_size
+    check(figures)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from convert.parity import ParityError
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/mask_classifier.keras"))
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
@@ -80,31 +138,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models/mask_classifier_int8.tflite"))
+    parser.add_argument("--float-dir", type=Path, default=Path("build"),
+                        help="where the float32 and float16 models go")  # fmt: skip
     parser.add_argument("--representative", type=int, default=300)
     args = parser.parse_args(argv)
 
     metrics = json.loads(args.metrics.read_text())
-    crops = {
-        which: split_crops(metrics, args.split, args.data_root, args.models_dir, which)
-        for which in ("train", "test")
-    }
-    x_train = crops["train"][0]
-    rng = np.random.default_rng(metrics["seed"])
-    chosen = rng.choice(len(x_train), size=min(args.representative, len(x_train)), replace=False)
-    convert_int8(args.model, x_train[chosen], args.out)
-
-    x_test, y_test = crops["test"]
-    input_size = metrics["preprocess"]["input_size"]
-    int8 = TFLiteClassifier(args.out, classifier_info(args.out, input_size))
-    report = classification_report(y_test, int8.probabilities(list(x_test)).argmax(1))
-    report["keras_accuracy"] = metrics["crop_test_keras"]["accuracy"]
-    report["size_bytes"] = args.out.stat().st_size
+    for precision in ("float32", "float16"):
+        convert(args.model, precision, args.float_dir / f"mask_classifier_{precision}.tflite")
+    x_train, _ = split_crops(metrics, args.split, args.data_root, args.models_dir, "train")
+    with tempfile.TemporaryDirectory() as tmp:
+        candidate = Path(tmp) / args.out.name
+        representative = representative_crops(x_train, args.representative, metrics["seed"])
+        convert(args.model, "int8", candidate, representative)
+        try:
+            report = parity_report(args, metrics, candidate, Path(tmp))
+        except ParityError as error:
+            print(f"convert: error: {error}", file=sys.stderr)
+            return 1
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(candidate.read_bytes())
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    print(
-        f"int8 crop test accuracy {report['accuracy']:.4f} "
-        f"(Keras {report['keras_accuracy']:.4f}), {report['size_bytes']} bytes -> {args.out}"
-    )
+    for figure in report["parity"]:
+        print(f"{figure['figure']}: int8 {figure['int8']:.4f}, reference {figure['reference']:.4f}")
+    print(f"int8 agrees with Keras on {report['agreement_with_keras']:.2%} of test crops; "
+          f"{report['size_bytes']} bytes -> {args.out}")  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,8 +5,12 @@
 manifest, with one line naming the file, so a broken deploy never runs.
 """
 
+import atexit
 import hashlib
 import json
+import shutil
+import tarfile
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from edge.errors import BundleError
 from edge.preprocess import PreprocessSpec
 
 MANIFEST_FILE = "manifest.json"
+LABELS_FILE = "labels"  # one label per line, in the classifier's output order
 FORMAT_NAME = "maskwatch-bundle"
 FORMAT_VERSION = 1
 REBUILD_HINT = "rebuild it with 'make bundle'"
@@ -47,6 +52,9 @@ class Manifest:
     detector: DetectorInfo
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     created: str = ""
+    source_commit: str = ""
+    training_data: dict = field(default_factory=dict)  # sources, seed, faces per split
+    evaluation: dict = field(default_factory=dict)  # crop and scene figures of this bundle
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -104,6 +112,9 @@ def parse_manifest(text: str, where: str) -> Manifest:
         detector=_build(DetectorInfo, data.get("detector"), f"{where} detector"),
         files=dict(data.get("files") or {}),
         created=str(data.get("created", "")),
+        source_commit=str(data.get("source_commit", "")),
+        training_data=dict(data.get("training_data") or {}),
+        evaluation=dict(data.get("evaluation") or {}),
     )
 
 
@@ -127,11 +138,38 @@ def verify_files(root: Path, manifest: Manifest) -> None:
             )
 
 
-def load_bundle(root: Path) -> Bundle:
-    """Read and verify a bundle directory."""
+def verify_labels(root: Path, manifest: Manifest) -> None:
+    """The ``labels`` file, when the bundle has one, lists the classifier's labels in order."""
+    if LABELS_FILE not in manifest.files:
+        return
+    found = tuple((root / LABELS_FILE).read_text().split())
+    if found != manifest.classifier.labels:
+        raise BundleError(
+            f"{root / LABELS_FILE}: labels {found} differ from the manifest's "
+            f"{manifest.classifier.labels}; {REBUILD_HINT}"
+        )
+
+
+def unpack(archive: Path) -> Path:
+    """Extract a ``.tar.gz`` bundle to a private folder removed when the process exits."""
+    target = Path(tempfile.mkdtemp(prefix="maskwatch-bundle-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise BundleError(f"{archive}: not a readable .tar.gz bundle ({error})") from None
+    return target
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Read and verify a bundle: a directory, or the same as a ``.tar.gz`` file."""
+    root = unpack(path) if path.is_file() and path.name.endswith(".tar.gz") else path
     manifest_path = root / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise BundleError(f"{manifest_path}: no bundle manifest here; {REBUILD_HINT}")
+        where = path if root == path else f"{path} (archive)"
+        raise BundleError(f"{where}: no bundle manifest {MANIFEST_FILE}; {REBUILD_HINT}")
     manifest = parse_manifest(manifest_path.read_text(), str(manifest_path))
     verify_files(root, manifest)
+    verify_labels(root, manifest)
     return Bundle(root, manifest)

@@ -6,7 +6,7 @@ import pytest
 from edge.bundle import MANIFEST_FILE, load_bundle, sha256_file
 from edge.errors import EXIT_CONFIG, BundleError
 from edge.pipeline import MaskPipeline
-from tests.conftest import error_lines, maskwatch
+from tests.conftest import ROOT, error_lines, maskwatch
 
 
 @pytest.fixture
@@ -104,3 +104,41 @@ def test_an_unknown_detector_kind_is_refused(bundle_copy):
     edit_manifest(bundle_copy, lambda m: m["detector"].update(kind="haar"))
     with pytest.raises(BundleError, match="unknown detector kind 'haar'"):
         MaskPipeline.from_bundle_dir(bundle_copy)
+
+
+def test_the_bundle_as_one_archive_verifies_and_runs(bundle_copy, tmp_path):
+    from convert.bundle import pack
+
+    archive = pack(bundle_copy, tmp_path / "bundle.tar.gz")
+    assert load_bundle(archive).manifest == load_bundle(bundle_copy).manifest
+    assert MaskPipeline.from_bundle_dir(archive).classifier.info.labels == ("mask", "no_mask")
+    result = maskwatch("bundle", "verify", str(archive))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_truncated_archive_is_refused(bundle_copy, tmp_path):
+    from convert.bundle import pack
+
+    archive = pack(bundle_copy, tmp_path / "bundle.tar.gz")
+    archive.write_bytes(archive.read_bytes()[:2000])
+    with pytest.raises(BundleError, match="bundle.tar.gz: not a readable .tar.gz bundle"):
+        load_bundle(archive)
+
+
+def test_labels_that_differ_from_the_manifest_are_refused(bundle_copy):
+    (bundle_copy / "labels").write_text("no_mask\nmask\n")
+    edit_manifest(bundle_copy, lambda m: None, refresh=["labels"])
+    with pytest.raises(BundleError, match="labels .* differ from the manifest"):
+        load_bundle(bundle_copy)
+
+
+def test_the_default_manifest_records_training_data_and_figures(bundle_dir):
+    manifest = load_bundle(bundle_dir).manifest
+    metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
+    scene = json.loads((ROOT / "reports" / "scene_evaluation.json").read_text())
+    assert manifest.training_data["sources"] == metrics["sources"]
+    assert manifest.training_data["faces"] == metrics["faces"]
+    assert manifest.evaluation["scene_test_f1"] == {
+        label: figures["f1"] for label, figures in scene["per_label"].items()
+    }
+    assert manifest.source_commit and manifest.created

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from convert.tflite import classifier_info, convert_int8, split_crops
+from convert.tflite import classifier_info, convert, split_crops
 from edge.bundle import load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.preprocess import PreprocessSpec
@@ -36,7 +36,7 @@ def test_a_trained_model_converts_to_int8_that_agrees_with_keras(split, tmp_path
     model.fit(x.astype("float32"), y, epochs=2, batch_size=64, verbose=0)
     model.save(tmp_path / "m.keras")
 
-    tflite = convert_int8(tmp_path / "m.keras", x[:100], tmp_path / "m.tflite")
+    tflite = convert(tmp_path / "m.keras", "int8", tmp_path / "m.tflite", x[:100])
     info = classifier_info(tflite, spec.input_size)
     assert info.dtype == "int8" and info.input_scale == pytest.approx(1.0)
     assert info.input_zero_point == -128

@@ -1,6 +1,7 @@
 # maskwatch: 'make demo' runs the main job, 'make test' the tests. Both set up what they need.
 PYTHON     ?= python3
 VENV       ?= .venv
+TFLITE_VENV ?= .venv-tflite
 BIN        := $(VENV)/bin
 DATA       ?= ../shared/datasets
 MODELS_DIR ?= ../shared/models
@@ -12,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean
 
-setup: $(VENV)/.installed bundle/manifest.json
+setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
 # The workstation set (TensorFlow for train/ and convert/) plus test tools; the device
 # itself needs requirements/device.txt only.
@@ -22,6 +23,14 @@ $(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements/no-deps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# A second device environment with the other runtime, tflite-runtime 2.14 (numpy < 2),
+# so the tests can show that the same edge code gives the same labels on both.
+$(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
+	$(PYTHON) -m venv $(TFLITE_VENV)
+	$(TFLITE_VENV)/bin/pip install --quiet -r requirements/device-tflite-runtime.txt
+	$(TFLITE_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 # mosquitto is the real broker the demo and the tests start on a loopback port.
@@ -74,4 +83,4 @@ test: system-deps setup lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) bundle .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TFLITE_VENV) bundle bundle.tar.gz build .pytest_cache .ruff_cache

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 
 from edge.bundle import load_bundle
-from edge.config import load_config
+from edge.config import RUNTIMES, load_config
 from edge.errors import ImageError, MaskwatchError
 from edge.images import annotate, read_image
 from edge.pipeline import MaskPipeline
@@ -20,7 +20,7 @@ DEFAULT_BUNDLE = Path(os.environ.get("MASKWATCH_BUNDLE", Path(__file__).parent.p
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON line per image; an unreadable image is reported and skipped."""
-    pipeline = MaskPipeline.from_bundle_dir(args.bundle, args.threads)
+    pipeline = MaskPipeline.from_bundle_dir(args.bundle, args.threads, args.runtime)
     if args.annotate:
         args.annotate.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", type=Path, required=True, help="output JSON lines file")
     detect.add_argument("--annotate", type=Path, help="folder for images with boxes drawn")
     detect.add_argument("--threads", type=int, default=1)
+    detect.add_argument("--runtime", choices=RUNTIMES, default="auto", help="TFLite runtime")
     detect.add_argument("images", type=Path, nargs="+")
     detect.set_defaults(func=cmd_detect)
 

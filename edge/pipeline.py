@@ -26,7 +26,7 @@ class MaskPipeline:
     def __init__(self, bundle: Bundle, threads: int = 1, runtime: str = "auto") -> None:
         manifest = bundle.manifest
         self.bundle = bundle
-        self.detector = create_detector(manifest.detector, bundle.path_of(manifest.detector.file))
+        self.detector = create_detector(manifest.detector, bundle.root)
         self.classifier = TFLiteClassifier(
             bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
         )

@@ -16,9 +16,7 @@ def detector_info(bundle_dir):
 
 
 def detect(info, bundle_dir, image, **changes):
-    return create_detector(dataclasses.replace(info, **changes), bundle_dir / info.file).detect(
-        image
-    )
+    return create_detector(dataclasses.replace(info, **changes), bundle_dir).detect(image)
 
 
 def test_downscaled_detection_maps_back_to_frame_pixels(data_root, bundle_dir, detector_info):
@@ -40,3 +38,22 @@ def test_upscaled_small_frames_map_back_too(data_root, bundle_dir, detector_info
     height, width = small.shape[:2]
     x1, y1, x2, y2 = found[0].box
     assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+
+
+def test_a_res10_bundle_runs_the_seeds_detector(bundle_dir, data_root, tmp_path):
+    """res10 SSD (OpenCV 4.x Caffe) as a bundle's detector kind, files from its wheel."""
+    from convert.bundle import build_bundle
+    from edge.detectors import RES10_DETECTOR
+    from edge.pipeline import MaskPipeline
+
+    manifest = load_bundle(bundle_dir).manifest
+    build_bundle(
+        bundle_dir / manifest.classifier.file, manifest.preprocess, None, tmp_path / "res10",
+        detector=RES10_DETECTOR,
+    )  # fmt: skip
+    bundle = load_bundle(tmp_path / "res10")
+    assert bundle.manifest.detector.kind == "res10"
+    assert set(bundle.manifest.files) >= {RES10_DETECTOR.file, RES10_DETECTOR.config_file}
+    image = cv2.imread(str(data_root / "scenes-voc" / "images" / "maksssksksss10.jpg"))
+    faces = MaskPipeline(bundle).process(image)
+    assert len(faces) == 1 and faces[0].label == "mask"

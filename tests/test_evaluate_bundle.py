@@ -48,7 +48,7 @@ def test_the_reports_a_person_opens_exist():
 
 def test_detector_crops_take_the_detectors_box(data_root, bundle_dir):
     manifest = load_bundle(bundle_dir).manifest
-    detector = create_detector(manifest.detector, bundle_dir / manifest.detector.file)
+    detector = create_detector(manifest.detector, bundle_dir)
     faces = [
         f for f in read_voc_scenes(data_root / "scenes-voc") if f.image.stem == "maksssksksss10"
     ]

@@ -92,7 +92,7 @@ def train(args: argparse.Namespace) -> dict:
 
     detector = None
     if args.crops == "detector":
-        detector = create_detector(DEFAULT_DETECTOR, args.models_dir / DEFAULT_DETECTOR.file)
+        detector = create_detector(DEFAULT_DETECTOR, args.models_dir)
     data = {name: load_crops(split[name], spec, detector=detector)[:2] for name in SPLITS}
     x_train, y_train = data["train"]
     synthetic = 0

@@ -26,25 +26,42 @@ class FaceDetector(Protocol):
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]: ...
 
 
-def _yunet(info: DetectorInfo, model: Path) -> FaceDetector:
+def _yunet(info: DetectorInfo, folder: Path) -> FaceDetector:
     from edge.detectors.yunet import YuNetDetector
 
-    return YuNetDetector(model, info)
+    return YuNetDetector(folder / info.file, info)
 
 
-DETECTORS: dict[str, Callable[[DetectorInfo, Path], FaceDetector]] = {"yunet": _yunet}
+def _res10(info: DetectorInfo, folder: Path) -> FaceDetector:
+    from edge.detectors.res10 import Res10Detector
+
+    return Res10Detector(folder / info.file, folder / info.config_file, info)
+
+
+DETECTORS: dict[str, Callable[[DetectorInfo, Path], FaceDetector]] = {
+    "yunet": _yunet,
+    "res10": _res10,
+}
 
 # The detector a new bundle gets, and the one training uses to make device-like crops.
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
 DEFAULT_DETECTOR = DetectorInfo(
     kind="yunet", file=YUNET_FILE, score_threshold=0.6, nms_threshold=0.3, max_side=640
 )
+# The seeds' detector, for deployments that move over from pyimagesearch-style code.
+RES10_DETECTOR = DetectorInfo(
+    kind="res10",
+    file="res10_300x300_ssd_iter_140000.caffemodel",
+    config_file="deploy.prototxt.txt",
+    score_threshold=0.5,
+)
 
 
-def create_detector(info: DetectorInfo, model: Path) -> FaceDetector:
+def create_detector(info: DetectorInfo, folder: Path) -> FaceDetector:
+    """The detector of kind ``info.kind``, its files read from ``folder``."""
     try:
         factory = DETECTORS[info.kind]
     except KeyError:
         known = ", ".join(sorted(DETECTORS))
         raise BundleError(f"unknown detector kind {info.kind!r}; known kinds: {known}") from None
-    return factory(info, model)
+    return factory(info, folder)

@@ -54,7 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_verify(args: argparse.Namespace) -> int:
+    """Checksums, labels, and both models loaded as the daemon loads them."""
     bundle = load_bundle(args.path)
+    MaskPipeline(bundle)
     print(f"{args.path}: bundle ok ({', '.join(bundle.manifest.files)})")
     return 0
 

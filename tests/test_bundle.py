@@ -34,6 +34,7 @@ def test_the_default_bundle_verifies(bundle_dir):
     assert set(bundle.manifest.files) == {
         bundle.manifest.classifier.file,
         bundle.manifest.detector.file,
+        "labels",
     }
     result = maskwatch("bundle", "verify", str(bundle_dir))
     assert result.returncode == 0, result.stderr

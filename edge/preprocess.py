@@ -21,6 +21,8 @@ class PreprocessSpec:
     input_size: int = 64
     crop_margin: float = 0.2
     colour_order: str = "RGB"
+    # What the classifier is fed: pixels 0..255; any scaling is inside the model itself.
+    normalisation: str = "none (0..255, scaled inside the model)"
 
     def __post_init__(self) -> None:
         if self.input_size < 8:

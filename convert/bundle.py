@@ -15,11 +15,12 @@ import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convert.detector_files import DETECTOR_FILES, fetch, package_folder
+from convert.detector_files import DETECTOR_FILES, FetchError, fetch, package_folder
 from convert.tflite import classifier_info
 from edge.bundle import (
     LABELS_FILE,
     MANIFEST_FILE,
+    BundleError,
     DetectorInfo,
     Manifest,
     load_bundle,
@@ -111,6 +112,13 @@ def _read_json(path: Path | None) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except (FetchError, BundleError, OSError) as error:
+        raise SystemExit(f"convert.bundle: error: {error}") from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--classifier", type=Path, default=Path("models/mask_classifier_int8.tflite")

@@ -17,10 +17,12 @@ import numpy as np
 from edge.bundle import ClassifierInfo, load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.detectors import DEFAULT_DETECTOR, create_detector
+from edge.errors import MaskwatchError
 from edge.labels import CLASSIFIER_LABELS
 from edge.preprocess import PreprocessSpec
 from train.crops import load_crops
 from train.data import read_sources
+from train.datasets import DatasetError
 from train.evaluate import scene_samples
 from train.metrics import classification_report
 from train.split import apply_split
@@ -129,6 +131,13 @@ def parity_report(args: argparse.Namespace, metrics: dict, int8_model: Path, wor
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (DatasetError, MaskwatchError, OSError) as error:
+        raise SystemExit(f"convert.tflite: error: {error}") from None
+
+
+def _main(argv: list[str] | None) -> int:
     from convert.parity import ParityError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import MaskwatchError
 from edge.images import read_image
 from edge.labels import CLASSIFIER_LABELS, MASK_INCORRECT, NO_MASK
 from edge.pipeline import Face, MaskPipeline
 from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import FaceSample
+from train.datasets import DatasetError, FaceSample
 from train.matching import match_greedy
 from train.reports import classifier_report, write_json, write_summary
 from train.split import apply_split
@@ -127,6 +128,13 @@ def evaluate_scenes(
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except (DatasetError, MaskwatchError, OSError) as error:
+        raise SystemExit(f"train.evaluate: error: {error}") from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=Path("bundle"))
     parser.add_argument("--split", type=Path, default=Path("models/split.json"))

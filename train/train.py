@@ -22,7 +22,7 @@ from edge.preprocess import PreprocessSpec
 from train.augment import augment_dataset
 from train.crops import CROP_MODES, load_crops
 from train.data import DEFAULT_SOURCES, prepare_split, read_sources
-from train.datasets import load_label_map
+from train.datasets import DatasetError, load_label_map
 from train.model import BACKBONES
 from train.reports import classifier_report, plot_history, plot_label_counts, write_json
 from train.split import SPLITS, apply_split, label_counts, save_split
@@ -208,7 +208,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    try:
+        train(parse_args(argv))
+    except (DatasetError, OSError) as error:
+        raise SystemExit(f"train: error: {error}") from None
 
 
 if __name__ == "__main__":

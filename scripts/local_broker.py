@@ -9,8 +9,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
 
 BROKER_CONFIG = Path(__file__).resolve().parent.parent / "config" / "mosquitto.conf"
 
@@ -89,10 +92,6 @@ class Listener:
 
     def __init__(self, port: int, topic: str = "#", echo: bool = False, session: str = "") -> None:
         """``session``: a client id whose subscription the broker keeps while it is away."""
-        import threading
-
-        import paho.mqtt.client as mqtt
-
         self.messages: list[tuple[str, bytes, bool]] = []
         self._echo = echo
         self._lock = threading.Lock()

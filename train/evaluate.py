@@ -32,6 +32,11 @@ MIN_WIDTH = 24
 ANNOTATED_LABELS = (*CLASSIFIER_LABELS, MASK_INCORRECT)
 
 
+def _ignored(face: FaceSample) -> bool:
+    """Annotated faces narrower than 24 px count neither way."""
+    return face.box[2] - face.box[0] < MIN_WIDTH
+
+
 @dataclass
 class SceneTally:
     tp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -51,7 +56,7 @@ class SceneTally:
         )
         matched_annotations = set(matches.values())
         for g, face in enumerate(annotated):
-            if face.box[2] - face.box[0] < MIN_WIDTH:
+            if _ignored(face):
                 continue
             self.annotated[face.label] += 1
             self.detected[face.label] += g in matched_annotations
@@ -59,7 +64,7 @@ class SceneTally:
                 self.fn[face.label] += 1
         for p, prediction in enumerate(predictions):
             g = matches.get(p)
-            if g is not None and annotated[g].box[2] - annotated[g].box[0] < MIN_WIDTH:
+            if g is not None and _ignored(annotated[g]):
                 continue
             truth = annotated[g].label if g is not None else None
             if truth == prediction.label:
@@ -70,7 +75,7 @@ class SceneTally:
                 self.fn[truth] += 1
         for p, g in matches.items():
             truth, prediction = annotated[g], predictions[p]
-            if truth.label in CLASSIFIER_LABELS and truth.box[2] - truth.box[0] >= MIN_WIDTH:
+            if truth.label in CLASSIFIER_LABELS and not _ignored(truth):
                 self.matched_true.append(CLASSIFIER_LABELS.index(truth.label))
                 no_mask = prediction.score if prediction.label == NO_MASK else 1 - prediction.score
                 self.matched_no_mask_probability.append(no_mask)

@@ -50,6 +50,21 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    confirm_frames: int = 3  # frames a face must be seen before its "new" event
+    vote_window: int = 5  # recent frames whose labels vote on a track's label
+    end_after: float = 2.0  # seconds unseen before a track's "end" event
+    min_iou: float = 0.3  # overlap that links a face to a track
+
+    def validate(self) -> None:
+        _at_least("tracking.confirm_frames", self.confirm_frames, 1)
+        _at_least("tracking.vote_window", self.vote_window, 1)
+        _at_least("tracking.end_after", self.end_after, 0.0)
+        if not 0.0 < self.min_iou <= 1.0:
+            raise ConfigError(f"config key tracking.min_iou: expected 0..1, found {self.min_iou}")
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     host: str = "127.0.0.1"
     port: int = 1883
@@ -86,6 +101,7 @@ class Config:
     bundle: BundleConfig = field(default_factory=BundleConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     log: LogConfig = field(default_factory=LogConfig)
 

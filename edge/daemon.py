@@ -1,8 +1,4 @@
-"""``maskwatch run``: frames in, face events out over MQTT.
-
-Until the tracker arrives, every detected face is reported as a ``new`` event of
-its own track; the event payload already has the tracker's shape.
-"""
+"""``maskwatch run``: frames in, per-person events (new / update / end) out over MQTT."""
 
 import logging
 import signal
@@ -16,6 +12,7 @@ from edge.events import EventFactory
 from edge.mqtt import MqttPublisher
 from edge.pipeline import MaskPipeline
 from edge.sources import open_source
+from edge.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +42,29 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
     frames = open_source(config.source)
     publisher = MqttPublisher(config.mqtt, config.device_slug)
     factory = EventFactory(config.device_id)
+    tracker = Tracker(config.tracking)
     publisher.start()
     processed = faces_seen = 0
+    frame_size = (0, 0)
     started = time.monotonic()
     try:
         for frame in frames:
             faces = pipeline.process(frame.image, config.pipeline.min_face)
-            size = (frame.image.shape[1], frame.image.shape[0])
-            for face in faces:
-                faces_seen += 1
-                event = factory.make(
-                    "new", faces_seen, face, size, frame.timestamp, frame.timestamp
-                )
-                publisher.publish_event(event)
+            frame_size = (frame.image.shape[1], frame.image.shape[0])
+            for event in tracker.update(faces, frame.timestamp):
+                publisher.publish_event(factory.make(event.kind, event.track, frame_size))
             processed += 1
+            faces_seen += len(faces)
             log.debug("%s: %d faces", frame.name, len(faces))
             if stop.event.is_set():
                 break
     finally:
+        for event in tracker.expire():  # the people still in view leave with the daemon
+            publisher.publish_event(factory.make(event.kind, event.track, frame_size))
         lost = publisher.stop()
         seconds = time.monotonic() - started
-        log.info(
-            "processed %d frames, %d faces, %d events in %.1f s",
-            processed,
-            faces_seen,
-            factory.seq,
-            seconds,
-        )
+        log.info("processed %d frames, %d faces, %d events in %.1f s", processed, faces_seen,
+                 factory.seq, seconds)  # fmt: skip
     if lost:
         log.error("%d events were not acknowledged by the broker before exit", lost)
         return 1

@@ -3,8 +3,10 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from edge.pipeline import Face
+if TYPE_CHECKING:
+    from edge.tracker import Track
 
 EVENT_VERSION = 1
 EVENT_TYPES = ("new", "update", "end")
@@ -23,15 +25,7 @@ class EventFactory:
     device: str
     seq: int = 0
 
-    def make(
-        self,
-        kind: str,
-        track_id: int,
-        face: Face,
-        frame_size: tuple[int, int],
-        first_seen: float,
-        last_seen: float,
-    ) -> dict:
+    def make(self, kind: str, track: "Track", frame_size: tuple[int, int]) -> dict:
         if kind not in EVENT_TYPES:
             raise ValueError(f"event type {kind!r} is not one of {EVENT_TYPES}")
         self.seq += 1
@@ -39,13 +33,13 @@ class EventFactory:
             "v": EVENT_VERSION,
             "type": kind,
             "event_id": uuid.uuid4().hex,
-            "track_id": track_id,
-            "label": face.label,
-            "score": round(face.score, 4),
-            "box": list(face.box),
+            "track_id": track.track_id,
+            "label": track.label,
+            "score": round(track.score, 4),
+            "box": list(track.face.box),
             "frame": list(frame_size),
-            "first_seen": iso_utc(first_seen),
-            "last_seen": iso_utc(last_seen),
+            "first_seen": iso_utc(track.first_seen),
+            "last_seen": iso_utc(track.last_seen),
             "device": self.device,
             "seq": self.seq,
         }

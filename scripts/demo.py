@@ -33,13 +33,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--frames-per-photo", type=int, default=4)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="maskwatch-demo-") as tmp, LocalBroker() as broker:
         frames = Path(tmp)
         for image in sample_images(args.data_root, args.images):
-            (frames / image.name).symlink_to(image.resolve())
+            for k in range(args.frames_per_photo):  # a fixed camera watching each scene
+                (frames / f"{image.stem}_{k}.jpg").symlink_to(image.resolve())
         print(f"mosquitto on 127.0.0.1:{broker.port}; daemon over {args.images} test scenes\n")
         listener = Listener(broker.port, "maskwatch/#", echo=True)
         daemon = subprocess.run(
@@ -62,8 +64,10 @@ def main() -> int:
         listener.wait_for(lambda lst: any(p == b"offline" for _, p, _ in lst.messages), 5)
         listener.close()
     events = [json.loads(p) for t, p, _ in listener.messages if t.endswith("/events")]
-    counts = {label: sum(e["label"] == label for e in events) for label in ("mask", "no_mask")}
-    print(f"\n{len(events)} events: {counts['mask']} mask, {counts['no_mask']} no_mask")
+    people = [e for e in events if e["type"] == "new"]
+    counts = {label: sum(e["label"] == label for e in people) for label in ("mask", "no_mask")}
+    print(f"\n{len(events)} events; {len(people)} people: "
+          f"{counts['mask']} masked, {counts['no_mask']} unmasked")  # fmt: skip
     return daemon.returncode
 
 

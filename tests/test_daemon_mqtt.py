@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import time
+from collections import Counter
 
 import cv2
 import pytest
@@ -21,6 +22,17 @@ def iou(a, b):
     inter = ix * iy
     area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / area if area else 0.0
+
+
+FRAMES_PER_SCENE = 4  # a still camera's view of each photo: enough frames to confirm
+
+
+def link_still_sequences(frames, faces_by_label, copies):
+    """Each photo as ``copies`` consecutive frames, the way a fixed camera sees a scene."""
+    images = sorted({f.image for faces in faces_by_label.values() for f in faces})
+    for image in images:
+        for k in range(copies):
+            (frames / f"{image.stem}_{k}.jpg").symlink_to(image)
 
 
 def went_offline(listener):
@@ -43,10 +55,7 @@ def clear_faces(data_root):
 def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()
-    for face in (f for faces in clear_faces.values() for f in faces):
-        link = frames / face.image.name
-        if not link.exists():
-            link.symlink_to(face.image)
+    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
     listener = Listener(broker.port, f"{TOPIC}/#")
     daemon = start_daemon(broker, frames)
     _, stderr = daemon.communicate(timeout=120)
@@ -58,10 +67,19 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
     events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for event in events:
-        assert event["v"] == 1 and event["type"] == "new" and event["device"] == "front-door"
+        assert (
+            event["v"] == 1
+            and event["type"] in ("new", "update", "end")
+            and event["device"] == "front-door"
+        )
         assert event["label"] in ("mask", "no_mask") and 0 <= event["score"] <= 1
         assert len(event["event_id"]) == 32 and event["first_seen"].endswith("Z")
         assert len(event["box"]) == 4 and len(event["frame"]) == 2
+    # Each person seen in a still sequence is one track: exactly one new, then one end.
+    news = Counter(e["track_id"] for e in events if e["type"] == "new")
+    ends = Counter(e["track_id"] for e in events if e["type"] == "end")
+    assert news and set(news.values()) == {1} and news == ends
+    events = [e for e in events if e["type"] == "new"]
     for label, faces in clear_faces.items():
         hits = []
         for face in faces:
@@ -124,13 +142,11 @@ def test_a_broker_outage_loses_no_event_and_keeps_their_order(clear_faces, tmp_p
     """The broker is down when the daemon starts and while its first events are made."""
     frames = tmp_path / "frames"
     frames.mkdir()
-    for face in (f for faces in clear_faces.values() for f in faces):
-        if not (frames / face.image.name).exists():
-            (frames / face.image.name).symlink_to(face.image)
+    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
     broker = LocalBroker(persistent=True).start()
     listener = Listener(broker.port, f"{TOPIC}/events", session="outage-test")
     broker.stop()
-    daemon = start_daemon(broker, frames, "--set", "source.interval=0.5")
+    daemon = start_daemon(broker, frames, "--set", "source.interval=0.15")
     try:
         time.sleep(2.0)  # frames are processed and events made while the broker is down
         broker.start()

@@ -7,7 +7,7 @@ import pytest
 
 from edge.bundle import load_bundle
 from edge.detectors import create_detector
-from train.matching import iou_matrix
+from edge.matching import iou_matrix
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
+from edge.matching import match_greedy
 from tests.conftest import ROOT, SPLIT
 from train.data import read_sources
-from train.matching import match_greedy
 from train.split import apply_split
 
 TFLITE_PYTHON = ROOT / ".venv-tflite" / "bin" / "python"

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.matching import match_greedy
 from edge.pipeline import Face
 from train.datasets import FaceSample
 from train.evaluate import SceneTally
-from train.matching import match_greedy
 from train.reports import roc_pr
 
 

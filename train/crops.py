@@ -15,9 +15,9 @@ import numpy as np
 
 from edge.detectors import FaceDetector
 from edge.labels import CLASSIFIER_LABELS
+from edge.matching import match_greedy
 from edge.preprocess import Box, PreprocessSpec, crop_face
 from train.datasets import FaceSample
-from train.matching import match_greedy
 
 CROP_MODES = ("annotated", "detector")
 

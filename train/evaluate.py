@@ -20,10 +20,10 @@ import numpy as np
 from edge.errors import MaskwatchError
 from edge.images import read_image
 from edge.labels import CLASSIFIER_LABELS, MASK_INCORRECT, NO_MASK
+from edge.matching import match_greedy
 from edge.pipeline import Face, MaskPipeline
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError, FaceSample
-from train.matching import match_greedy
 from train.reports import classifier_report, write_json, write_summary
 from train.split import apply_split
 

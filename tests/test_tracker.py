@@ -1,0 +1,67 @@
+"""Tracking: one person is one 'new', a flicker changes nothing, leaving ends the track."""
+
+from edge.config import TrackingConfig
+from edge.pipeline import Face
+from edge.tracker import Tracker
+
+
+def face(x, label="no_mask", score=0.9):
+    return Face((x, 100, x + 60, 170), label, score, 0.9)
+
+
+def kinds(events):
+    return [(e.kind, e.track.track_id, e.label) for e in events]
+
+
+def run(tracker, frames, start=0.0, step=0.1):
+    events = []
+    for i, faces in enumerate(frames):
+        events += tracker.update(faces, start + i * step)
+    return events
+
+
+def test_two_people_walking_past_are_two_news():
+    tracker = Tracker(TrackingConfig(confirm_frames=3))
+    frames = [[face(10 + 5 * i), face(300 - 5 * i, "mask")] for i in range(20)]
+    assert kinds(run(tracker, frames)) == [("new", 1, "no_mask"), ("new", 2, "mask")]
+    assert tracker.counts() == {"no_mask": 1, "mask": 1}
+
+
+def test_nothing_is_reported_before_confirmation():
+    tracker = Tracker(TrackingConfig(confirm_frames=3))
+    assert run(tracker, [[face(10)], [face(12)]]) == []
+    assert kinds(tracker.update([face(14)], 0.3)) == [("new", 1, "no_mask")]
+
+
+def test_a_single_odd_frame_changes_nothing_but_a_lasting_change_updates():
+    tracker = Tracker(TrackingConfig(confirm_frames=3, vote_window=5))
+    labels = ["no_mask"] * 4 + ["mask"] + ["no_mask"] * 3 + ["mask"] * 6
+    events = run(tracker, [[face(10 + i, label)] for i, label in enumerate(labels)])
+    assert kinds(events) == [("new", 1, "no_mask"), ("update", 1, "mask")]
+
+
+def test_a_person_who_leaves_ends_after_the_configured_time():
+    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=1.0))
+    run(tracker, [[face(10)], [face(12)], [face(14)]])
+    assert tracker.update([], 1.0) == []  # unseen 0.8 s
+    assert kinds(tracker.update([], 1.3)) == [("end", 1, "no_mask")]
+    assert tracker.tracks == []
+
+
+def test_an_unconfirmed_glimpse_vanishes_without_events():
+    tracker = Tracker(TrackingConfig(confirm_frames=3, end_after=0.5))
+    assert run(tracker, [[face(10)], [], [], [], [], [], [], []]) == []
+    assert tracker.tracks == []
+
+
+def test_shutdown_ends_every_confirmed_track():
+    tracker = Tracker(TrackingConfig(confirm_frames=1))
+    run(tracker, [[face(10), face(300, "mask")]])
+    assert sorted(kinds(tracker.expire())) == [("end", 1, "no_mask"), ("end", 2, "mask")]
+
+
+def test_the_event_score_is_the_probability_of_the_confirmed_label():
+    tracker = Tracker(TrackingConfig(confirm_frames=1, vote_window=3))
+    run(tracker, [[face(10, "mask", 0.8)], [face(11, "mask", 0.8)], [face(12, "no_mask", 0.6)]])
+    (track,) = tracker.tracks
+    assert track.label == "mask" and abs(track.score - 0.4) < 1e-9

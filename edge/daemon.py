@@ -32,6 +32,17 @@ class StopFlag:
         self.event.set()
 
 
+def publish_state_on_change(
+    publisher: MqttPublisher, tracker: Tracker, last: tuple[int, int] | None
+) -> tuple[int, int]:
+    """Publish the retained state when the confirmed people in view change."""
+    counts = tracker.counts()
+    state = (counts["mask"], counts["no_mask"])
+    if state != last:
+        publisher.publish_state(*state)
+    return state
+
+
 def run(config: Config, stop: StopFlag | None = None) -> int:
     """Run until the source ends or a stop signal; returns the process exit code."""
     if stop is None:
@@ -46,6 +57,7 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
     publisher.start()
     processed = faces_seen = 0
     frame_size = (0, 0)
+    state: tuple[int, int] | None = None
     started = time.monotonic()
     try:
         for frame in frames:
@@ -53,6 +65,7 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
             frame_size = (frame.image.shape[1], frame.image.shape[0])
             for event in tracker.update(faces, frame.timestamp):
                 publisher.publish_event(factory.make(event.kind, event.track, frame_size))
+            state = publish_state_on_change(publisher, tracker, state)
             processed += 1
             faces_seen += len(faces)
             log.debug("%s: %d faces", frame.name, len(faces))
@@ -61,6 +74,7 @@ def run(config: Config, stop: StopFlag | None = None) -> int:
     finally:
         for event in tracker.expire():  # the people still in view leave with the daemon
             publisher.publish_event(factory.make(event.kind, event.track, frame_size))
+        publish_state_on_change(publisher, tracker, state)
         lost = publisher.stop()
         seconds = time.monotonic() - started
         log.info("processed %d frames, %d faces, %d events in %.1f s", processed, faces_seen,

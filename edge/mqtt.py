@@ -26,6 +26,8 @@ class MqttPublisher:
         self.base = f"{config.topic_prefix}/{device}"
         self.availability_topic = f"{self.base}/availability"
         self.events_topic = f"{self.base}/events"
+        self.state_topic = f"{self.base}/state"
+        self.no_mask_topic = f"{self.base}/no_mask"
         self.connected = threading.Event()
         self._lock = threading.Lock()
         self._unacked: set[int] = set()  # message ids sent or queued, not yet acknowledged
@@ -84,6 +86,13 @@ class MqttPublisher:
         """Queue one event (QoS from the config); paho resends it after a reconnect."""
         payload = json.dumps(event, separators=(",", ":"))
         self._track(self._client.publish(self.events_topic, payload, qos=self.config.qos))
+
+    def publish_state(self, mask: int, no_mask: int) -> None:
+        """Retained: who is in view now, and ``ON`` while anyone unmasked is."""
+        state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
+        self._track(self._client.publish(self.state_topic, json.dumps(state), qos=1, retain=True))
+        alarm = "ON" if no_mask else "OFF"
+        self._track(self._client.publish(self.no_mask_topic, alarm, qos=1, retain=True))
 
     def undelivered(self) -> int:
         with self._lock:

@@ -64,6 +64,13 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
     listener.close()
 
     assert listener.payloads(f"{TOPIC}/availability") == [b"online", b"offline"]
+    # Retained state follows who is in view; the alarm is ON while anyone unmasked is.
+    alarms = listener.payloads(f"{TOPIC}/no_mask")
+    assert alarms[0] == b"OFF" and b"ON" in alarms and alarms[-1] == b"OFF"
+    states = [json.loads(p) for p in listener.payloads(f"{TOPIC}/state")]
+    assert states[-1] == {"faces": 0, "mask": 0, "no_mask": 0}
+    assert any(s["no_mask"] > 0 for s in states) and any(s["mask"] > 0 for s in states)
+    assert all(s["faces"] == s["mask"] + s["no_mask"] for s in states)
     events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for event in events:

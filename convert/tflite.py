@@ -22,7 +22,7 @@ from edge.labels import CLASSIFIER_LABELS
 from edge.preprocess import PreprocessSpec
 from train.crops import load_crops
 from train.data import read_sources
-from train.datasets import DatasetError
+from train.datasets import DatasetError, FaceSample
 from train.evaluate import scene_samples
 from train.metrics import classification_report
 from train.split import apply_split
@@ -77,12 +77,16 @@ def classifier_info(model: Path, input_size: int) -> ClassifierInfo:
     )
 
 
+def saved_split(metrics: dict, split_file: Path, data_root: Path) -> dict[str, list[FaceSample]]:
+    """The model's sources, read once, placed as the saved split placed them."""
+    return apply_split(read_sources(data_root, metrics["sources"]), split_file)
+
+
 def split_crops(
-    metrics: dict, split_file: Path, data_root: Path, models_dir: Path, which: str
+    metrics: dict, split: dict[str, list[FaceSample]], models_dir: Path, which: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The crops of one side of a saved split, cut the way the model was trained."""
+    """The crops of one side of the split, cut the way the model was trained."""
     spec = PreprocessSpec(**metrics["preprocess"])
-    split = apply_split(read_sources(data_root, metrics["sources"]), split_file)
     detector = None
     if metrics["crops"] == "detector":
         detector = create_detector(DEFAULT_DETECTOR, models_dir)
@@ -95,7 +99,13 @@ def representative_crops(x_train: np.ndarray, count: int, seed: int) -> np.ndarr
     return x_train[rng.choice(len(x_train), size=min(count, len(x_train)), replace=False)]
 
 
-def parity_report(args: argparse.Namespace, metrics: dict, int8_model: Path, work: Path) -> dict:
+def parity_report(
+    args: argparse.Namespace,
+    metrics: dict,
+    split: dict[str, list[FaceSample]],
+    int8_model: Path,
+    work: Path,
+) -> dict:
     """Crop and scene figures of the int8 model against Keras / float32; raises on failure."""
     import keras
 
@@ -103,7 +113,7 @@ def parity_report(args: argparse.Namespace, metrics: dict, int8_model: Path, wor
     from convert.parity import check, crop_figures, scene_figures
 
     spec = PreprocessSpec(**metrics["preprocess"])
-    x_test, y_test = split_crops(metrics, args.split, args.data_root, args.models_dir, "test")
+    x_test, y_test = split_crops(metrics, split, args.models_dir, "test")
     keras_probabilities = keras.models.load_model(args.model).predict(
         x_test.astype("float32"), verbose=0
     )
@@ -116,7 +126,6 @@ def parity_report(args: argparse.Namespace, metrics: dict, int8_model: Path, wor
     ):
         build_bundle(model, spec, args.models_dir, work / name)
         bundles[name] = load_bundle(work / name)
-    split = apply_split(read_sources(args.data_root, metrics["sources"]), args.split)
     figures += scene_figures(bundles["float32"], bundles["int8"], scene_samples(split["test"]))
     report = classification_report(y_test, int8.probabilities(list(x_test)).argmax(1))
     report["keras_accuracy"] = figures[0].reference
@@ -155,13 +164,14 @@ def _main(argv: list[str] | None) -> int:
     metrics = json.loads(args.metrics.read_text())
     for precision in ("float32", "float16"):
         convert(args.model, precision, args.float_dir / f"mask_classifier_{precision}.tflite")
-    x_train, _ = split_crops(metrics, args.split, args.data_root, args.models_dir, "train")
+    split = saved_split(metrics, args.split, args.data_root)
+    x_train, _ = split_crops(metrics, split, args.models_dir, "train")
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / args.out.name
         representative = representative_crops(x_train, args.representative, metrics["seed"])
         convert(args.model, "int8", candidate, representative)
         try:
-            report = parity_report(args, metrics, candidate, Path(tmp))
+            report = parity_report(args, metrics, split, candidate, Path(tmp))
         except ParityError as error:
             print(f"convert: error: {error}", file=sys.stderr)
             return 1

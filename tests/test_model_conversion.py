@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from convert.tflite import classifier_info, convert, split_crops
+from convert.tflite import classifier_info, convert, saved_split, split_crops
 from edge.bundle import load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.preprocess import PreprocessSpec
@@ -51,7 +51,7 @@ def test_the_committed_classifier_reproduces_its_recorded_accuracy(data_root, bu
     """The figure in models/ is measured again here, on the held-out crops, through edge/."""
     metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
     recorded = json.loads((ROOT / "models" / "mask_classifier_int8.json").read_text())
-    x, y = split_crops(metrics, SPLIT, data_root, bundle_dir, "test")
+    x, y = split_crops(metrics, saved_split(metrics, SPLIT, data_root), bundle_dir, "test")
     manifest = load_bundle(bundle_dir).manifest
     classifier = TFLiteClassifier(bundle_dir / manifest.classifier.file, manifest.classifier)
     report = classification_report(y, classifier.probabilities(list(x)).argmax(1))

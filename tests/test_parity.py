@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convert.parity import Figure, ParityError, check, crop_figures
-from convert.tflite import classifier_info, convert, split_crops
+from convert.tflite import classifier_info, convert, saved_split, split_crops
 from edge.classifier import TFLiteClassifier
 from tests.conftest import ROOT, SPLIT
 
@@ -16,7 +16,9 @@ MODELS = ROOT / "models"
 @pytest.fixture(scope="module")
 def test_crops(data_root, bundle_dir):
     metrics = json.loads((MODELS / "metrics.json").read_text())
-    return metrics, *split_crops(metrics, SPLIT, data_root, bundle_dir, "test")
+    return metrics, *split_crops(
+        metrics, saved_split(metrics, SPLIT, data_root), bundle_dir, "test"
+    )
 
 
 @pytest.fixture(scope="module")

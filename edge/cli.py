@@ -1,4 +1,4 @@
-"""The ``maskwatch`` command line: ``detect``, ``run`` and ``bundle verify``."""
+"""The ``maskwatch`` command line: ``run``, ``check``, ``replay``, ``detect``, ``bundle verify``."""
 
 import argparse
 import json
@@ -13,6 +13,7 @@ from edge.bundle import load_bundle
 from edge.config import RUNTIMES, load_config
 from edge.errors import ImageError, MaskwatchError
 from edge.images import annotate, read_image
+from edge.logs import setup_logging
 from edge.pipeline import MaskPipeline
 
 DEFAULT_BUNDLE = Path(os.environ.get("MASKWATCH_BUNDLE", Path(__file__).parent.parent / "bundle"))
@@ -45,12 +46,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.daemon import run
 
     config = load_config(args.config, args.set)
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(config.log_level)
     return run(config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.check import run_checks
+
+    config = load_config(args.config, args.set)
+    setup_logging(logging.WARNING)
+    print(f"config: ok, {args.config or 'defaults'}")
+    return 1 if run_checks(config, lambda line: print(line, flush=True)) else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.replay import replay
+
+    config = load_config(args.config, args.set)
+    setup_logging(config.log_level)
+    count = replay(config, args.video, args.events, args.annotate)
+    where = f" and {args.annotate}" if args.annotate else ""
+    print(f"{args.video}: {count} events to {args.events}{where}")
+    return 0
 
 
 def cmd_bundle_verify(args: argparse.Namespace) -> int:
@@ -59,6 +76,17 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
     MaskPipeline(bundle)
     print(f"{args.path}: bundle ok ({', '.join(bundle.manifest.files)})")
     return 0
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--config", type=Path, required=required, help="the TOML config file")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable); MASKWATCH__SECTION__KEY does the same",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,15 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     detect.set_defaults(func=cmd_detect)
 
     run = commands.add_parser("run", help="run the daemon: frames in, MQTT events out")
-    run.add_argument("--config", type=Path, required=True)
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable)",
-    )
+    add_config_arguments(run, required=True)
     run.set_defaults(func=cmd_run)
+
+    check = commands.add_parser("check", help="config, bundle, camera, queue and broker: ready?")
+    add_config_arguments(check, required=True)
+    check.set_defaults(func=cmd_check)
+
+    replay = commands.add_parser("replay", help="a video through the daemon's pipeline, offline")
+    add_config_arguments(replay, required=False)
+    replay.add_argument("video", type=Path)
+    replay.add_argument("--events", type=Path, required=True, help="output JSON lines file")
+    replay.add_argument("--annotate", type=Path, help="output video with boxes drawn (.mp4)")
+    replay.set_defaults(func=cmd_replay)
 
     bundle = commands.add_parser("bundle", help="model bundle tools")
     bundle_commands = bundle.add_subparsers(dest="bundle_command", required=True)

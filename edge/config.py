@@ -1,12 +1,15 @@
 """The daemon's configuration: one TOML file, validated into typed dataclasses.
 
-Every error names the key, what was expected and what was found, and exits 78
-(:class:`ConfigError`). Paths in the file are relative to the file; paths given
-as ``--set`` overrides are relative to the working directory.
+Values come from, in rising precedence: the defaults here, the TOML file, environment
+variables ``MASKWATCH__SECTION__KEY`` (``MASKWATCH__DEVICE_ID`` for top-level keys), and
+``--set section.key=value``. Every error names the key, what was expected and what was
+found, and exits 78 (:class:`ConfigError`). Paths in the file are relative to the file;
+paths from the environment or ``--set`` are relative to the working directory.
 """
 
 import dataclasses
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,7 +18,9 @@ from typing import Any, get_type_hints
 
 from edge.errors import ConfigError
 
-SOURCE_KINDS = ("images", "video")
+SOURCE_KINDS = ("images", "video", "capture", "picamera2")
+SNAPSHOT_KINDS = ("face", "frame")
+ENV_PREFIX = "MASKWATCH__"
 RUNTIMES = ("auto", "ai-edge-litert", "tflite-runtime")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -27,14 +32,26 @@ class BundleConfig:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    kind: str = "images"
-    path: Path = Path("frames")
+    kind: str = "images"  # images | video | capture | picamera2
+    path: Path = Path("frames")  # images: a folder or a glob; video: a file
+    device: str = "0"  # capture: a camera index (/dev/videoN) or an rtsp:// http:// URL
+    width: int = 0  # capture / picamera2 frame size; 0 = the camera's default
+    height: int = 0
     loop: bool = False
     interval: float = 0.0  # seconds between frames of a folder; 0 = as fast as processed
+    reopen_max: float = 30.0  # longest wait between attempts to reopen a failed camera
 
     def validate(self) -> None:
         _choice("source.kind", self.kind, SOURCE_KINDS)
+        _at_least("source.width", self.width, 0)
+        _at_least("source.height", self.height, 0)
         _at_least("source.interval", self.interval, 0.0)
+        _at_least("source.reopen_max", self.reopen_max, 0.1)
+        if self.kind == "picamera2" and not (self.width and self.height):
+            raise ConfigError(
+                "config key source.width / source.height: picamera2 needs a frame size, "
+                "found 0; set e.g. width = 1280, height = 720"
+            )
 
 
 @dataclass(frozen=True)
@@ -42,11 +59,22 @@ class PipelineConfig:
     threads: int = 1
     runtime: str = "auto"
     min_face: int = 0  # ignore detected faces narrower than this, in pixels
+    detector_score: float = 0.0  # 0 = the bundle's detector threshold
+    min_label_score: float = 0.0  # classifier probability below which a face does not vote
+    roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:
         _at_least("pipeline.threads", self.threads, 1)
         _choice("pipeline.runtime", self.runtime, RUNTIMES)
         _at_least("pipeline.min_face", self.min_face, 0)
+        _fraction("pipeline.detector_score", self.detector_score)
+        _fraction("pipeline.min_label_score", self.min_label_score)
+        left, top, right, bottom = self.roi if len(self.roi) == 4 else (0, 0, -1, -1)
+        if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+            raise ConfigError(
+                "config key pipeline.roi: expected [left, top, right, bottom] as fractions "
+                f"of the frame with left < right and top < bottom, found {list(self.roi)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,17 @@ class MqttConfig:
     client_id: str = ""  # empty: maskwatch-<device_id>
     keepalive: int = 30
     qos: int = 1
+    username: str = ""
+    # The password never sits in this file: it is read from password_file, else the
+    # systemd credential "mqtt_password", else the environment variable MASKWATCH_MQTT_PASSWORD.
+    password_file: Path | None = None
+    tls: bool = False
+    tls_ca: Path | None = None  # CA bundle; unset = the system's trusted CAs
+    tls_cert: Path | None = None  # client certificate (and key) for brokers that require one
+    tls_key: Path | None = None
+    reconnect_max: float = 30.0  # longest wait between reconnect attempts, seconds
+    stats_interval: float = 60.0  # seconds between stats messages
+    window: int = 20  # events sent but not yet acknowledged, at most
 
     def validate(self) -> None:
         if not self.host:
@@ -85,6 +124,49 @@ class MqttConfig:
             )
         _at_least("mqtt.keepalive", self.keepalive, 5)
         _choice("mqtt.qos", self.qos, (0, 1, 2))
+        _at_least("mqtt.reconnect_max", self.reconnect_max, 1.0)
+        _at_least("mqtt.stats_interval", self.stats_interval, 0.1)
+        _at_least("mqtt.window", self.window, 1)
+        if (self.tls_ca or self.tls_cert) and not self.tls:
+            raise ConfigError("config key mqtt.tls: expected true when tls_ca or tls_cert is set")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("config key mqtt.tls_cert / mqtt.tls_key: set both or neither")
+
+
+@dataclass(frozen=True)
+class HomeAssistantConfig:
+    discovery: bool = True  # false removes the entities this device announced
+    prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    """A JPEG of each new person on its own topic. Off by default: faces are personal data."""
+
+    enabled: bool = False
+    kind: str = "face"  # face (the crop) | frame (the whole picture)
+    quality: int = 80
+
+    def validate(self) -> None:
+        _choice("snapshot.kind", self.kind, SNAPSHOT_KINDS)
+        if not 1 <= self.quality <= 100:
+            raise ConfigError(f"config key snapshot.quality: expected 1..100, found {self.quality}")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    path: Path | None = None  # unset: $STATE_DIRECTORY/events.sqlite3, else ./state/
+    max_events: int = 10000
+
+    def validate(self) -> None:
+        _at_least("queue.max_events", self.max_events, 1)
+
+    @property
+    def file(self) -> Path:
+        if self.path is not None:
+            return self.path
+        state = os.environ.get("STATE_DIRECTORY", "state").split(":")[0]
+        return Path(state).resolve() / "events.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -103,6 +185,9 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     @property
@@ -115,7 +200,15 @@ class Config:
         return logging.getLevelName(self.log.level)
 
 
-PATH_KEYS = (("bundle", "path"), ("source", "path"))
+PATH_KEYS = (
+    ("bundle", "path"),
+    ("source", "path"),
+    ("queue", "path"),
+    ("mqtt", "password_file"),
+    ("mqtt", "tls_ca"),
+    ("mqtt", "tls_cert"),
+    ("mqtt", "tls_key"),
+)
 
 
 def _choice(key: str, value: Any, choices: tuple) -> None:
@@ -124,13 +217,24 @@ def _choice(key: str, value: Any, choices: tuple) -> None:
         raise ConfigError(f"config key {key}: expected one of {expected}, found {value!r}")
 
 
+def _fraction(key: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"config key {key}: expected 0..1, found {value}")
+
+
 def _at_least(key: str, value: float, minimum: float) -> None:
     if value < minimum:
         raise ConfigError(f"config key {key}: expected at least {minimum}, found {value}")
 
 
-def _convert(key: str, value: Any, kind: type) -> Any:
+def _convert(key: str, value: Any, kind: Any) -> Any:
     expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if kind == Path | None:
+        kind = Path
+    if kind == tuple[float, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key}: expected a list of numbers, found {value!r}")
+        return tuple(_convert(key, item, float) for item in value)
     if kind is Path:
         if isinstance(value, str) and value:
             return Path(value)
@@ -185,8 +289,20 @@ def _resolve_paths(data: dict, base: Path) -> None:
             table[key] = str((base / table[key]).resolve())
 
 
-def load_config(path: Path | None, overrides: list[str] = ()) -> Config:
-    """Read ``path`` (or only defaults), apply ``section.key=value`` overrides, validate."""
+def environment_overrides(environ: dict[str, str]) -> list[str]:
+    """``MASKWATCH__MQTT__HOST=broker`` becomes the override ``mqtt.host=broker``."""
+    return [
+        f"{name[len(ENV_PREFIX) :].lower().replace('__', '.')}={value}"
+        for name, value in sorted(environ.items())
+        if name.startswith(ENV_PREFIX)
+    ]
+
+
+def load_config(
+    path: Path | None, overrides: list[str] = (), environ: dict[str, str] | None = None
+) -> Config:
+    """Read ``path`` (or only defaults), apply environment then ``--set`` overrides, validate."""
+    environ = os.environ if environ is None else environ
     data: dict = {}
     if path is not None:
         try:
@@ -196,7 +312,7 @@ def load_config(path: Path | None, overrides: list[str] = ()) -> Config:
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: not valid TOML ({error})") from None
         _resolve_paths(data, path.parent)
-    for text in overrides:
+    for text in [*environment_overrides(environ), *overrides]:
         keys, value = parse_override(text)
         table = data
         for part in keys[:-1]:

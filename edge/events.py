@@ -1,7 +1,6 @@
 """The event payload: maskwatch's public contract with subscribers (version 1)."""
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,28 +17,20 @@ def iso_utc(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-@dataclass
-class EventFactory:
-    """Numbers events of one device with a monotonic ``seq``."""
-
-    device: str
-    seq: int = 0
-
-    def make(self, kind: str, track: "Track", frame_size: tuple[int, int]) -> dict:
-        if kind not in EVENT_TYPES:
-            raise ValueError(f"event type {kind!r} is not one of {EVENT_TYPES}")
-        self.seq += 1
-        return {
-            "v": EVENT_VERSION,
-            "type": kind,
-            "event_id": uuid.uuid4().hex,
-            "track_id": track.track_id,
-            "label": track.label,
-            "score": round(track.score, 4),
-            "box": list(track.face.box),
-            "frame": list(frame_size),
-            "first_seen": iso_utc(track.first_seen),
-            "last_seen": iso_utc(track.last_seen),
-            "device": self.device,
-            "seq": self.seq,
-        }
+def event_payload(kind: str, track: "Track", frame_size: tuple[int, int], device: str) -> dict:
+    """One event without its ``seq``: the durable queue numbers events as it stores them."""
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"event type {kind!r} is not one of {EVENT_TYPES}")
+    return {
+        "v": EVENT_VERSION,
+        "type": kind,
+        "event_id": uuid.uuid4().hex,
+        "track_id": track.track_id,
+        "label": track.label,
+        "score": round(track.score, 4),
+        "box": list(track.face.box),
+        "frame": list(frame_size),
+        "first_seen": iso_utc(track.first_seen),
+        "last_seen": iso_utc(track.last_seen),
+        "device": device,
+    }

@@ -1,5 +1,7 @@
 """One frame in, labelled faces out: detect, crop with the shared code, classify in one batch."""
 
+import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,8 +9,12 @@ import numpy as np
 
 from edge.bundle import Bundle, load_bundle
 from edge.classifier import TFLiteClassifier
-from edge.detectors import create_detector
+from edge.config import PipelineConfig
+from edge.detectors import Detection, create_detector
 from edge.preprocess import Box, crop_face
+from edge.stats import StageTimes
+
+FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -22,24 +28,68 @@ class Face:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
 
 
+@dataclass(frozen=True)
+class FaceFilter:
+    """Which detections count: wide enough, their centre inside the region of interest."""
+
+    min_face: int = 0  # pixels
+    roi: tuple[float, ...] = FULL_FRAME  # left, top, right, bottom as fractions of the frame
+
+    def keep(self, detections: list[Detection], width: int, height: int) -> list[Detection]:
+        left, top, right, bottom = self.roi
+        kept = []
+        for d in detections:
+            x1, y1, x2, y2 = d.box
+            cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
+            if x2 - x1 >= self.min_face and left <= cx <= right and top <= cy <= bottom:
+                kept.append(d)
+        return kept
+
+
 class MaskPipeline:
-    def __init__(self, bundle: Bundle, threads: int = 1, runtime: str = "auto") -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        threads: int = 1,
+        runtime: str = "auto",
+        face_filter: FaceFilter = FaceFilter(),
+        detector_score: float = 0.0,
+    ) -> None:
+        """``detector_score`` > 0 replaces the bundle's detector threshold."""
         manifest = bundle.manifest
+        detector = manifest.detector
+        if detector_score:
+            detector = dataclasses.replace(detector, score_threshold=detector_score)
         self.bundle = bundle
-        self.detector = create_detector(manifest.detector, bundle.root)
+        self.detector = create_detector(detector, bundle.root)
         self.classifier = TFLiteClassifier(
             bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
         )
         self.spec = manifest.preprocess
+        self.face_filter = face_filter
+
+    @classmethod
+    def from_config(cls, bundle: Bundle, config: PipelineConfig) -> "MaskPipeline":
+        return cls(
+            bundle,
+            config.threads,
+            config.runtime,
+            FaceFilter(config.min_face, config.roi),
+            config.detector_score,
+        )
 
     @classmethod
     def from_bundle_dir(cls, root: Path, threads: int = 1, runtime: str = "auto") -> "MaskPipeline":
         return cls(load_bundle(root), threads, runtime)
 
-    def process(self, frame_bgr: np.ndarray, min_face: int = 0) -> list[Face]:
-        detections = [d for d in self.detector.detect(frame_bgr) if d.box[2] - d.box[0] >= min_face]
-        crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
-        results = self.classifier.classify(crops)
+    def process(self, frame_bgr: np.ndarray, times: StageTimes | None = None) -> list[Face]:
+        """The frame's faces; ``times`` records the detect and classify stages."""
+        height, width = frame_bgr.shape[:2]
+        with times.measure("detect") if times else nullcontext():
+            detections = self.face_filter.keep(self.detector.detect(frame_bgr), width, height)
+        with times.measure("classify") if times else nullcontext():
+            crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
+            results = self.classifier.classify(crops)
         return [
             Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)
         ]

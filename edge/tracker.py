@@ -2,7 +2,9 @@
 
 Faces are associated with tracks greedily by IoU. A track's label is a vote over its
 last ``vote_window`` frames; a track is confirmed (event ``new``) once it has been seen
-in ``confirm_frames`` frames, its confirmed label changes (event ``update``) only when
+in ``confirm_frames`` frames (and at least one of its faces was classified with
+``min_label_score`` or more: less sure faces are followed but do not vote), its
+confirmed label changes (event ``update``) only when
 the vote turns, and it ends (event ``end``) after ``end_after`` seconds unseen. One
 person walking past is one ``new``, not one event per frame; a single odd frame
 changes nothing.
@@ -50,6 +52,7 @@ class TrackEvent:
 @dataclass
 class Tracker:
     config: TrackingConfig
+    min_label_score: float = 0.0
     tracks: list[Track] = field(default_factory=list)
     _next_id: int = 1
 
@@ -65,18 +68,19 @@ class Tracker:
                 track = self.tracks[matches[i]]
                 track.face, track.last_seen = face, timestamp
                 track.frames += 1
-                track.votes.append(face.label)
             else:
                 track = Track(self._next_id, face, timestamp, timestamp,
-                              deque([face.label], maxlen=self.config.vote_window))  # fmt: skip
+                              deque(maxlen=self.config.vote_window))  # fmt: skip
                 self._next_id += 1
                 self.tracks.append(track)
+            if face.score >= self.min_label_score:
+                track.votes.append(face.label)
             events.extend(self._confirm(track))
         events.extend(self.expire(timestamp))
         return events
 
     def _confirm(self, track: Track) -> list[TrackEvent]:
-        if track.frames < self.config.confirm_frames:
+        if track.frames < self.config.confirm_frames or not track.votes:
             return []
         voted = track.voted_label()
         if track.label is None:

@@ -58,6 +58,8 @@ def main() -> int:
                 f"source.path={frames}",
                 "--set",
                 f"source.interval={args.interval}",
+                "--set",
+                f"queue.path={frames / 'events.sqlite3'}",
             ],
             cwd=ROOT,
         )

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,15 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("maskwatch: error:")]
 
 
-def start_daemon(broker: LocalBroker, frames: Path, *overrides: str) -> subprocess.Popen:
-    """``maskwatch run`` with the default config, pointed at ``broker`` and ``frames``."""
+def start_daemon(
+    broker: LocalBroker, frames: Path, *overrides: str, queue: Path | None = None, **popen
+) -> subprocess.Popen:
+    """``maskwatch run`` with the default config, pointed at ``broker`` and ``frames``, with
+    an event queue of its own (a fresh one unless ``queue`` is given)."""
+    queue = queue or Path(tempfile.mkdtemp(prefix="maskwatch-queue-")) / "events.sqlite3"
     return subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "run", "--config", str(CONFIG),
-         "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}", *overrides],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}",
+         "--set", f"queue.path={queue}", *overrides],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
     )  # fmt: skip

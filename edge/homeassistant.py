@@ -1,0 +1,119 @@
+"""Home Assistant MQTT discovery: the entities one maskwatch device announces.
+
+Each entity's config is published retained to
+``<prefix>/<component>/maskwatch_<device>/<object>/config``; all of them share one
+``device`` entry, and all follow the device's ``availability`` topic. Publishing an
+empty retained payload to the same topics removes them again.
+"""
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+STATUS_TOPIC_SUFFIX = "status"  # Home Assistant says "online" here when it (re)starts
+
+
+def software_version() -> str:
+    try:
+        return version("maskwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The device's own topics, under ``<prefix>/<device>``."""
+
+    base: str
+
+    @property
+    def availability(self) -> str:
+        return f"{self.base}/availability"
+
+    @property
+    def events(self) -> str:
+        return f"{self.base}/events"
+
+    @property
+    def state(self) -> str:
+        return f"{self.base}/state"
+
+    @property
+    def no_mask(self) -> str:
+        return f"{self.base}/no_mask"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.base}/stats"
+
+    @property
+    def snapshot(self) -> str:
+        return f"{self.base}/snapshot"
+
+
+def discovery_messages(
+    prefix: str, device_slug: str, device_name: str, topics: Topics
+) -> dict[str, str]:
+    """Config topic -> JSON payload for every entity of this device."""
+    node = f"maskwatch_{device_slug}"
+    device = {
+        "identifiers": [node],
+        "name": f"maskwatch {device_name}",
+        "manufacturer": "maskwatch",
+        "model": "face-mask detector",
+        "sw_version": software_version(),
+    }
+    common = {
+        "availability_topic": topics.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device,
+    }
+    counts = {
+        "state_topic": topics.state,
+        "state_class": "measurement",
+        "unit_of_measurement": "people",
+    }
+    entities = {
+        ("binary_sensor", "no_mask"): {
+            "name": "Unmasked person",
+            "state_topic": topics.no_mask,
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "device_class": "occupancy",
+            "icon": "mdi:face-mask-outline",
+        },
+        ("sensor", "faces"): {
+            "name": "People in view",
+            "value_template": "{{ value_json.faces }}",
+            "icon": "mdi:account-group",
+            **counts,
+        },
+        ("sensor", "mask"): {
+            "name": "Masked people",
+            "value_template": "{{ value_json.mask }}",
+            "icon": "mdi:face-mask",
+            **counts,
+        },
+        ("sensor", "unmasked"): {
+            "name": "Unmasked people",
+            "value_template": "{{ value_json.no_mask }}",
+            "icon": "mdi:emoticon-outline",
+            **counts,
+        },
+        ("sensor", "fps"): {
+            "name": "Frame rate",
+            "state_topic": topics.stats,
+            "value_template": "{{ value_json.fps }}",
+            "unit_of_measurement": "fps",
+            "state_class": "measurement",
+            "entity_category": "diagnostic",
+            "icon": "mdi:speedometer",
+        },
+    }
+    return {
+        f"{prefix}/{component}/{node}/{object_id}/config": json.dumps(
+            {**entity, "unique_id": f"{node}_{object_id}", **common}
+        )
+        for (component, object_id), entity in entities.items()
+    }

@@ -1,0 +1,75 @@
+"""What the daemon measures about itself, published on the ``stats`` topic."""
+
+import resource
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+STAGES = ("read", "detect", "classify", "track", "publish")
+WINDOW = 512  # recent samples per stage the percentiles are taken over
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+class StageTimes:
+    """Per-stage latency over the most recent frames, in milliseconds."""
+
+    def __init__(self) -> None:
+        self._samples = {stage: deque(maxlen=WINDOW) for stage in STAGES}
+
+    @contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._samples[stage].append((time.perf_counter() - started) * 1000.0)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for stage, samples in self._samples.items():
+            if samples:
+                p50, p95 = np.percentile(np.fromiter(samples, float), (50, 95))
+                out[stage] = {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
+        return out
+
+
+def cpu_temperature(zone: Path = THERMAL_ZONE) -> float | None:
+    """The SoC temperature in °C where the kernel exposes it (a Pi does), else None."""
+    try:
+        return round(int(zone.read_text().strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (``/proc``), else its peak (``getrusage``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+class FrameRate:
+    """Frames per second since the last call to :meth:`take`."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self._count = 0
+        self._since = time.monotonic()
+
+    def tick(self) -> None:
+        self.frames += 1
+        self._count += 1
+
+    def take(self) -> float:
+        now = time.monotonic()
+        fps = self._count / max(now - self._since, 1e-9)
+        self._count, self._since = 0, now
+        return round(fps, 2)

@@ -37,8 +37,10 @@ def free_port() -> int:
 class LocalBroker:
     """``with LocalBroker() as broker: ... broker.port``; ``stop``/``start`` to simulate outages."""
 
-    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
-        """``persistent`` keeps sessions and queued QoS 1 messages across stop / start."""
+    def __init__(self, port: int | None = None, persistent: bool = False, extra: str = "") -> None:
+        """``persistent`` keeps sessions and queued QoS 1 messages across stop / start;
+        ``extra`` adds configuration, such as a second listener with TLS and passwords
+        (each listener has its own security settings)."""
         self.port = port or free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="maskwatch-broker-")
         self.config_path = Path(self._dir.name) / "mosquitto.conf"
@@ -46,7 +48,7 @@ class LocalBroker:
         if persistent:
             text = re.sub(r"(?m)^persistence false$", "persistence true", text)
             text += f"persistence_location {self._dir.name}/\n"
-        self.config_path.write_text(text)
+        self.config_path.write_text(f"per_listener_settings true\n{text}{extra}")
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> "LocalBroker":
@@ -99,6 +101,7 @@ class Listener:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=session, clean_session=not session
         )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)  # back soon after outages
         self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self._client.on_subscribe = lambda c, u, mid, rc, p: self._subscribed.set()
         self._client.on_message = self._on_message
@@ -124,6 +127,9 @@ class Listener:
                 return True
             time.sleep(0.05)
         return predicate(self)
+
+    def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
         self._client.disconnect()

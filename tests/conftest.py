@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from scripts.local_broker import LocalBroker
+from train.datasets import read_voc_scenes
+from train.split import load_split_scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("MASKWATCH_DATA", ROOT.parent / "shared" / "datasets"))
@@ -67,3 +69,27 @@ def start_daemon(
          "--set", f"queue.path={queue}", *overrides],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
     )  # fmt: skip
+
+
+FRAMES_PER_SCENE = 4  # a still camera's view of each photo: enough frames to confirm
+
+
+def link_still_sequences(frames, faces_by_label, copies):
+    """Each photo as ``copies`` consecutive frames, the way a fixed camera sees a scene."""
+    images = sorted({f.image for faces in faces_by_label.values() for f in faces})
+    for image in images:
+        for k in range(copies):
+            (frames / f"{image.stem}_{k}.jpg").symlink_to(image)
+
+
+@pytest.fixture(scope="module")
+def clear_faces(data_root):
+    """The three largest annotated faces of each label among the held-out test scenes."""
+    test_scenes = load_split_scenes(SPLIT)["test"]
+    faces = [f for f in read_voc_scenes(data_root / "scenes-voc") if f.scene in test_scenes]
+    chosen = {}
+    for label in ("mask", "no_mask"):
+        of_label = [f for f in faces if f.label == label and f.box[2] - f.box[0] >= 80]
+        chosen[label] = sorted(of_label, key=lambda f: f.box[0] - f.box[2])[:3]
+        assert len(chosen[label]) == 3, f"too few clear {label} faces in the test split"
+    return chosen

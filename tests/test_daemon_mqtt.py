@@ -2,18 +2,14 @@
 
 import json
 import os
-import re
 import signal
 import time
 from collections import Counter
 
 import cv2
-import pytest
 
-from scripts.local_broker import Listener, LocalBroker
-from tests.conftest import SPLIT, TOPIC, start_daemon
-from train.datasets import read_voc_scenes
-from train.split import load_split_scenes
+from scripts.local_broker import Listener
+from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon
 
 
 def iou(a, b):
@@ -24,32 +20,8 @@ def iou(a, b):
     return inter / area if area else 0.0
 
 
-FRAMES_PER_SCENE = 4  # a still camera's view of each photo: enough frames to confirm
-
-
-def link_still_sequences(frames, faces_by_label, copies):
-    """Each photo as ``copies`` consecutive frames, the way a fixed camera sees a scene."""
-    images = sorted({f.image for faces in faces_by_label.values() for f in faces})
-    for image in images:
-        for k in range(copies):
-            (frames / f"{image.stem}_{k}.jpg").symlink_to(image)
-
-
 def went_offline(listener):
     return listener.payloads(f"{TOPIC}/availability")[-1:] == [b"offline"]
-
-
-@pytest.fixture(scope="module")
-def clear_faces(data_root):
-    """The three largest annotated faces of each label among the held-out test scenes."""
-    test_scenes = load_split_scenes(SPLIT)["test"]
-    faces = [f for f in read_voc_scenes(data_root / "scenes-voc") if f.scene in test_scenes]
-    chosen = {}
-    for label in ("mask", "no_mask"):
-        of_label = [f for f in faces if f.label == label and f.box[2] - f.box[0] >= 80]
-        chosen[label] = sorted(of_label, key=lambda f: f.box[0] - f.box[2])[:3]
-        assert len(chosen[label]) == 3, f"too few clear {label} faces in the test split"
-    return chosen
 
 
 def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_path):
@@ -143,29 +115,3 @@ def test_sigterm_publishes_offline_and_exits_cleanly(broker, data_root):
         if daemon.poll() is None:
             daemon.kill()
         listener.close()
-
-
-def test_a_broker_outage_loses_no_event_and_keeps_their_order(clear_faces, tmp_path):
-    """The broker is down when the daemon starts and while its first events are made."""
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
-    broker = LocalBroker(persistent=True).start()
-    listener = Listener(broker.port, f"{TOPIC}/events", session="outage-test")
-    broker.stop()
-    daemon = start_daemon(broker, frames, "--set", "source.interval=0.15")
-    try:
-        time.sleep(2.0)  # frames are processed and events made while the broker is down
-        broker.start()
-        _, stderr = daemon.communicate(timeout=60)
-        assert daemon.returncode == 0, stderr
-        made = int(re.search(r"(\d+) events in", stderr).group(1))
-        assert made >= 6
-        assert listener.wait_for(lambda lst: len(lst.payloads(f"{TOPIC}/events")) >= made, 20)
-        seqs = [json.loads(p)["seq"] for p in listener.payloads(f"{TOPIC}/events")]
-        assert seqs == list(range(1, made + 1))
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        listener.close()
-        broker.stop()

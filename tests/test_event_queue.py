@@ -1,0 +1,58 @@
+"""The durable event queue on a real SQLite file."""
+
+import json
+import sqlite3
+
+import pytest
+
+from edge.errors import ConfigError
+from edge.event_queue import EventQueue
+
+
+def payload(seq):
+    return json.dumps({"seq": seq})
+
+
+def test_events_are_numbered_and_kept_across_a_restart(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    queue = EventQueue(path, max_events=100)
+    assert [queue.append(payload) for _ in range(3)] == [1, 2, 3]
+    queue.remove(2)
+    queue.close()
+
+    reopened = EventQueue(path, max_events=100)  # as after a crash or a power cut
+    queued = reopened.after(0, 10)
+    assert [(e.seq, json.loads(e.payload)["seq"]) for e in queued] == [(1, 1), (3, 3)]
+    assert reopened.append(payload) == 4  # seq keeps rising, never reused
+    assert [e.seq for e in reopened.after(1, 10)] == [3, 4]
+    assert [e.seq for e in reopened.after(0, 1)] == [1]
+    reopened.close()
+
+
+def test_the_queue_is_a_wal_database(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    EventQueue(path, max_events=10).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_overflow_drops_the_oldest_and_counts_them(tmp_path, caplog):
+    path = tmp_path / "events.sqlite3"
+    queue = EventQueue(path, max_events=3)
+    for _ in range(5):
+        queue.append(payload)
+    assert [e.seq for e in queue.after(0, 10)] == [3, 4, 5]
+    assert queue.depth() == 3 and queue.overflowed() == 2
+    assert "event queue full (3 events): dropped the oldest 1" in caplog.text
+    queue.close()
+    assert EventQueue(path, max_events=3).overflowed() == 2  # the count survives restarts
+
+
+def test_an_unwritable_queue_path_is_one_config_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        EventQueue(blocker / "events.sqlite3", max_events=10)
+    message = str(caught.value)
+    assert message.startswith(f"queue.path {blocker / 'events.sqlite3'}: cannot open the event")
+    assert "\n" not in message

@@ -1,10 +1,13 @@
 """Frame sources on real files and real OpenCV capture; picamera2 through a small fake."""
 
+import functools
 import logging
 import shutil
 import sys
+import threading
 import time
 import types
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -117,6 +120,28 @@ def test_a_live_capture_gives_the_newest_frame_and_counts_the_dropped(scene_vide
         assert all(index_of(b) > index_of(a) for a, b in zip(frames, frames[1:], strict=False))
         assert source.dropped > 0
         assert source.dropped >= index_of(frames[-1]) - 3 - source.reopens * 6
+    finally:
+        source.close()
+
+
+@pytest.fixture
+def http_stream(scene_video):
+    """The video served over HTTP from loopback, as an IP camera's stream URL."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(scene_video.parent))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{scene_video.name}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_stream_url_is_read_through_opencv(http_stream):
+    source = open_source(SourceConfig(kind="capture", device=http_stream))
+    try:
+        frames = take(source, 3)
+        assert len(frames) == 3 and frames[0].image.shape == (300, 400, 3)
     finally:
         source.close()
 

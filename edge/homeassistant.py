@@ -7,7 +7,7 @@ empty retained payload to the same topics removes them again.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib.metadata import PackageNotFoundError, version
 
 STATUS_TOPIC_SUFFIX = "status"  # Home Assistant says "online" here when it (re)starts
@@ -22,33 +22,18 @@ def software_version() -> str:
 
 @dataclass(frozen=True)
 class Topics:
-    """The device's own topics, under ``<prefix>/<device>``."""
+    """The device's own topics: ``<prefix>/<device>/<field name>``."""
 
-    base: str
+    availability: str
+    events: str
+    state: str
+    no_mask: str
+    stats: str
+    snapshot: str
 
-    @property
-    def availability(self) -> str:
-        return f"{self.base}/availability"
-
-    @property
-    def events(self) -> str:
-        return f"{self.base}/events"
-
-    @property
-    def state(self) -> str:
-        return f"{self.base}/state"
-
-    @property
-    def no_mask(self) -> str:
-        return f"{self.base}/no_mask"
-
-    @property
-    def stats(self) -> str:
-        return f"{self.base}/stats"
-
-    @property
-    def snapshot(self) -> str:
-        return f"{self.base}/snapshot"
+    @classmethod
+    def under(cls, base: str) -> "Topics":
+        return cls(*(f"{base}/{f.name}" for f in fields(cls)))
 
 
 def discovery_messages(

@@ -86,7 +86,7 @@ class MqttPublisher:
         password: str | None = None,
     ) -> None:
         self.config = config
-        self.topics = Topics(f"{config.topic_prefix}/{device_slug}")
+        self.topics = Topics.under(f"{config.topic_prefix}/{device_slug}")
         self.queue = queue
         self.connected = threading.Event()
         self.discovery = discovery_messages(

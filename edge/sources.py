@@ -264,7 +264,7 @@ class LiveSource:
 
     def close(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=3.0)
+        self._thread.join(timeout=1.0)  # a hung driver must not hold up a clean stop
 
 
 def open_source(config: SourceConfig) -> FrameSource:

@@ -1,6 +1,7 @@
 """Shared fixtures. Missing data, bundle or broker fail loudly: a skipped check is no check."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,14 @@ def start_daemon(
          "--set", f"queue.path={queue}", *overrides],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
     )  # fmt: skip
+
+
+def terminate(daemon: subprocess.Popen, timeout: float = 10) -> str:
+    """SIGTERM, as systemd stops the service; the daemon must exit cleanly. Returns stderr."""
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=timeout)
+    assert daemon.returncode == 0, stderr
+    return stderr
 
 
 FRAMES_PER_SCENE = 4  # a still camera's view of each photo: enough frames to confirm

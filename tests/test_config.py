@@ -42,6 +42,13 @@ def test_overrides_are_typed_and_paths_relative_to_the_working_directory(tmp_pat
         ("[source]\nloop = 'yes'", "config key source.loop: expected true or false"),
         ("mqtt = 5", "config key mqtt: expected a [mqtt] table"),
         ("[log]\nlevel = 'LOUD'", "config key log.level"),
+        ("[pipeline]\nroi = [0.5, 0, 0.2, 1]", "config key pipeline.roi: expected [left, top"),
+        ("[pipeline]\nroi = 'all'", "config key pipeline.roi: expected a list of numbers"),
+        ("[mqtt]\ntls_ca = 'ca.pem'", "config key mqtt.tls: expected true when tls_ca"),
+        ("[mqtt]\ntls = true\ntls_cert = 'c.pem'", "config key mqtt.tls_cert / mqtt.tls_key"),
+        ("[snapshot]\nkind = 'video'", "config key snapshot.kind: expected one of 'face'"),
+        ("[queue]\nmax_events = 0", "config key queue.max_events: expected at least 1"),
+        ("[source]\nkind = 'picamera2'", "config key source.width / source.height"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
@@ -87,3 +94,19 @@ def test_device_id_is_sanitised_for_topics():
     config = load_config(None, ["device_id='Front door #2'"])
     assert config.device_slug == "Front_door_2"
     assert isinstance(config.bundle.path, Path)
+
+
+def test_environment_overrides_sit_between_the_file_and_the_command_line(tmp_path):
+    environ = {"MASKWATCH__MQTT__HOST": "from-env", "MASKWATCH__MQTT__PORT": "1999",
+               "MASKWATCH__DEVICE_ID": "porch", "MASKWATCH_MQTT_PASSWORD": "not a key"}  # fmt: skip
+    config = load_config(DEFAULT, ["mqtt.port=2000"], environ)
+    assert (config.mqtt.host, config.mqtt.port, config.device_slug) == ("from-env", 2000, "porch")
+    with pytest.raises(ConfigError, match="config key mqtt.port: expected 1..65535, found 0"):
+        load_config(DEFAULT, [], {"MASKWATCH__MQTT__PORT": "0"})
+    with pytest.raises(ConfigError, match="config key mqtt.hots: unknown key"):
+        load_config(DEFAULT, [], {"MASKWATCH__MQTT__HOTS": "x"})
+
+
+def test_the_queue_goes_to_systemds_state_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
+    assert load_config(None, [], {}).queue.file == tmp_path / "events.sqlite3"

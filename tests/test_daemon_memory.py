@@ -1,13 +1,12 @@
 """10,000 frames through the running daemon do not grow its memory (issue 5: < 5 MB)."""
 
 import json
-import signal
 
 import cv2
 import numpy as np
 
 from scripts.local_broker import Listener
-from tests.conftest import TOPIC, start_daemon
+from tests.conftest import TOPIC, start_daemon, terminate
 
 FRAMES = 10_000
 WARM_UP = 1_500  # paho, SQLite's cache and the 512-sample latency windows fill up first
@@ -36,9 +35,7 @@ def test_ten_thousand_frames_do_not_grow_memory(broker, data_root, tmp_path):
 
     try:
         assert listener.wait_for(lambda _: stats() and stats()[-1]["frames"] >= FRAMES, 300)
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=10)
-        assert daemon.returncode == 0, stderr
+        terminate(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()

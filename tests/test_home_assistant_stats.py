@@ -2,13 +2,12 @@
 
 import json
 import re
-import signal
 
 import cv2
 import numpy as np
 
 from scripts.local_broker import Listener
-from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon
+from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon, terminate
 
 NODE = "maskwatch_front-door"
 ENTITIES = {
@@ -39,9 +38,7 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/snapshot"), 30)
         listener.publish("homeassistant/status", "online")  # Home Assistant restarted
         assert listener.wait_for(lambda lst: len(configs(lst)) == 10, timeout=10)
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=10)
-        assert daemon.returncode == 0, stderr
+        terminate(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()

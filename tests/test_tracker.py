@@ -65,3 +65,10 @@ def test_the_event_score_is_the_probability_of_the_confirmed_label():
     run(tracker, [[face(10, "mask", 0.8)], [face(11, "mask", 0.8)], [face(12, "no_mask", 0.6)]])
     (track,) = tracker.tracks
     assert track.label == "mask" and abs(track.score - 0.4) < 1e-9
+
+
+def test_unsure_faces_are_followed_but_do_not_vote():
+    tracker = Tracker(TrackingConfig(confirm_frames=3), min_label_score=0.8)
+    unsure = [[face(10 + i, "mask", score=0.55)] for i in range(4)]
+    assert run(tracker, unsure) == []  # seen four times, but no vote yet: not confirmed
+    assert kinds(tracker.update([face(15, "no_mask", score=0.95)], 0.5)) == [("new", 1, "no_mask")]

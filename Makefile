@@ -11,7 +11,8 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean
+.PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
+        install uninstall deploy
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -33,13 +34,22 @@ $(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
 	$(TFLITE_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-# mosquitto is the real broker the demo and the tests start on a loopback port.
+# What the demo and the tests need from Debian: mosquitto (the real broker, started on a
+# loopback port), openssl (the TLS test's certificates), systemd (systemd-analyze checks
+# the unit; systemd-sysusers and systemctl --root stage the installer) and python3-venv.
+SYSTEM_COMMANDS := mosquitto:mosquitto openssl:openssl systemd-analyze:systemd \
+                   systemd-sysusers:systemd
 system-deps:
-	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto'" >&2; exit 1; \
+	    echo "missing:$$missing; run 'sudo apt-get install$$missing'" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -67,6 +77,20 @@ evaluate: | $(VENV)/.installed
 model: train convert
 	$(MAKE) bundle evaluate
 	$(MAKE) bundle  # again, to record the evaluation figures in the manifest
+
+# On the Pi, as root: the service, its user, /opt/maskwatch (venv + bundle), the config in
+# /etc/maskwatch (never overwritten). Safe to run again. DESTDIR=... stages into a tree.
+install:
+	systemd/install.sh
+
+# Everything but /etc/maskwatch and the event queue; PURGE=1 removes those and the user.
+uninstall:
+	systemd/install.sh --uninstall
+
+# From the workstation: copy the device part and the bundle to HOST, install there.
+deploy: bundle/manifest.json
+	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@raspberrypi.local" >&2; exit 1; }
+	systemd/deploy.sh $(HOST)
 
 demo: system-deps setup
 	$(BIN)/python scripts/demo.py --data-root $(DATA)

@@ -36,7 +36,7 @@ PASSWORD_VARIABLE = "MASKWATCH_MQTT_PASSWORD"
 
 def read_password(config: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
     """The broker password: ``password_file``, else the systemd credential, else the
-    environment. Never logged, never part of the configuration."""
+    environment; an empty one counts as none. Never logged, never in the configuration."""
     environ = os.environ if environ is None else environ
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     candidates = [("mqtt.password_file", config.password_file)]
@@ -46,10 +46,12 @@ def read_password(config: MqttConfig, environ: dict[str, str] | None = None) -> 
         if path is None or (key != "mqtt.password_file" and not path.is_file()):
             continue
         try:
-            return path.read_text().rstrip("\r\n")
+            password = path.read_text().rstrip("\r\n")
         except OSError as error:
             raise ConfigError(f"{key} {path}: cannot read it ({error.strerror})") from None
-    return environ.get(PASSWORD_VARIABLE)
+        if password:  # the installer leaves an empty file for brokers without passwords
+            return password
+    return environ.get(PASSWORD_VARIABLE) or None
 
 
 def configure_security(client: mqtt.Client, config: MqttConfig, password: str | None) -> None:

@@ -137,6 +137,8 @@ def test_the_password_comes_from_a_file_then_a_credential_then_the_environment(t
     assert read_password(plain.mqtt, environ) == "from-credential"
     assert read_password(plain.mqtt, {PASSWORD_VARIABLE: "from-env"}) == "from-env"
     assert read_password(plain.mqtt, {}) is None
+    (credentials / "mqtt_password").write_text("")  # as the installer leaves it
+    assert read_password(plain.mqtt, {"CREDENTIALS_DIRECTORY": str(credentials)}) is None
     missing = load_config(None, [f"mqtt.password_file={tmp_path / 'absent'}"], environ={})
     with pytest.raises(ConfigError, match="mqtt.password_file .*absent: cannot read it"):
         read_password(missing.mqtt, {})

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Install (or remove) maskwatch as a systemd service. Run from the source tree, as root:
+#   systemd/install.sh             install, enable and start; safe to run again
+#   systemd/install.sh --uninstall remove all but the config and the event queue
+#   PURGE=1 systemd/install.sh --uninstall   remove those too, and the user
+# DESTDIR=/some/root installs into that tree instead: no root needed, nothing is started,
+# and the user is created in DESTDIR's own /etc/passwd.
+set -euo pipefail
+
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/opt/maskwatch}
+CONFDIR=${CONFDIR:-/etc/maskwatch}
+UNITDIR=${UNITDIR:-/etc/systemd/system}
+SYSUSERSDIR=${SYSUSERSDIR:-/usr/lib/sysusers.d}
+STATEDIR=${STATEDIR:-/var/lib/maskwatch}
+PYTHON=${PYTHON:-python3}
+REQUIREMENTS=${REQUIREMENTS:-requirements/device.txt}
+BUNDLE=${BUNDLE:-bundle}
+SERVICE=maskwatch.service
+
+cd "$(dirname "$0")/.."
+root=${DESTDIR%/}
+changed=0
+
+say() { echo "maskwatch install: $*"; }
+die() { echo "maskwatch install: error: $*" >&2; exit 1; }
+
+# Copy a file only when its content or mode differs, so a second run changes nothing.
+put() {
+    local mode=$1 src=$2 dst=$root$3
+    if [ -f "$dst" ] && cmp -s "$src" "$dst" && [ "$(stat -c %a "$dst")" = "${mode#0}" ]; then
+        return
+    fi
+    install -D -m "$mode" "$src" "$dst"
+    changed=1
+    say "installed $3"
+}
+
+# The group id of the service user, read from the target's own /etc/group.
+service_gid() { awk -F: '$1 == "maskwatch" { print $3 }' "$root/etc/group"; }
+
+install_user() {
+    put 0644 systemd/maskwatch.sysusers "$SYSUSERSDIR/maskwatch.conf"
+    if [ -n "$root" ]; then
+        mkdir -p "$root/etc"
+        systemd-sysusers --root="$root" "$root$SYSUSERSDIR/maskwatch.conf"
+    else
+        systemd-sysusers "$SYSUSERSDIR/maskwatch.conf"
+    fi
+}
+
+# The virtual environment: --system-site-packages so that Raspberry Pi OS's apt-installed
+# python3-picamera2 and libcamera are visible. Reinstalled only when what goes in changed.
+install_venv() {
+    local venv=$root$PREFIX/venv stamp
+    stamp=$( (cat "$REQUIREMENTS" pyproject.toml; find edge -name '*.py' -print0 | sort -z |
+              xargs -0 cat) | sha256sum | cut -d' ' -f1)
+    if [ -f "$venv/.maskwatch-stamp" ] && [ "$(cat "$venv/.maskwatch-stamp")" = "$stamp" ]; then
+        return
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        "$PYTHON" -m venv --system-site-packages "$venv" ||
+            die "cannot create a venv with $PYTHON; install python3-venv (apt)"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" ||
+        die "pip could not install $REQUIREMENTS (on a 32-bit OS or Python other than 3.11, use REQUIREMENTS=requirements/device-tflite-runtime.txt; see the README)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps . ||
+        die "pip could not install maskwatch itself"
+    echo "$stamp" > "$venv/.maskwatch-stamp"
+    changed=1
+    say "installed the virtual environment in $PREFIX/venv"
+}
+
+install_bundle() {
+    [ -f "$BUNDLE/manifest.json" ] || die "no bundle at $BUNDLE; build it with 'make bundle' first"
+    local file
+    for file in "$BUNDLE"/*; do
+        put 0644 "$file" "$PREFIX/bundle/$(basename "$file")"
+    done
+    put 0644 README.md "$PREFIX/README.md"
+    put 0755 systemd/maskwatch-check "$PREFIX/bin/maskwatch-check"
+}
+
+# The config and the password file are the owner's: created once, never overwritten, and
+# readable by root and the service's group only (the password by root only: systemd hands
+# it to the service as a credential).
+install_config() {
+    local gid
+    gid=$(service_gid)
+    mkdir -p "$root$CONFDIR"
+    chmod 0750 "$root$CONFDIR"
+    if [ ! -f "$root$CONFDIR/maskwatch.toml" ]; then
+        install -m 0640 config/device.toml "$root$CONFDIR/maskwatch.toml"
+        changed=1
+        say "installed $CONFDIR/maskwatch.toml: edit it, then run $PREFIX/bin/maskwatch-check"
+    fi
+    if [ ! -f "$root$CONFDIR/mqtt_password" ]; then
+        install -m 0600 /dev/null "$root$CONFDIR/mqtt_password"
+        changed=1
+        say "created $CONFDIR/mqtt_password (empty: no password)"
+    fi
+    if [ "$(id -u)" = 0 ] && [ -n "$gid" ]; then
+        chgrp "$gid" "$root$CONFDIR" "$root$CONFDIR/maskwatch.toml"
+    fi
+    mkdir -p "$root$STATEDIR"
+}
+
+install_unit() {
+    put 0644 systemd/maskwatch.service "$UNITDIR/$SERVICE"
+    if [ -n "$root" ]; then
+        systemctl --root="$root" --quiet enable "$SERVICE"
+        return
+    fi
+    systemctl daemon-reload
+    systemctl --quiet enable "$SERVICE"
+    if [ "$changed" = 1 ] || ! systemctl --quiet is-active "$SERVICE"; then
+        systemctl restart "$SERVICE"
+        say "started $SERVICE; follow it with: journalctl -u maskwatch -f"
+    fi
+}
+
+uninstall() {
+    if [ -n "$root" ]; then
+        systemctl --root="$root" --quiet disable "$SERVICE" 2>/dev/null || true
+    else
+        systemctl --quiet disable --now "$SERVICE" 2>/dev/null || true
+    fi
+    rm -rf "$root$PREFIX" "$root$UNITDIR/$SERVICE"
+    [ -z "$root" ] && systemctl daemon-reload
+    if [ "${PURGE:-0}" = 1 ]; then
+        rm -rf "$root$CONFDIR" "$root$STATEDIR" "$root$SYSUSERSDIR/maskwatch.conf"
+        if [ -n "$root" ]; then
+            userdel --root "$root" maskwatch 2>/dev/null || true
+        else
+            userdel maskwatch 2>/dev/null || true
+        fi
+        say "removed maskwatch, its config, its queue and its user"
+    else
+        say "removed maskwatch; kept $CONFDIR and $STATEDIR (PURGE=1 removes them)"
+    fi
+}
+
+if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
+    die "run as root (sudo make install), or set DESTDIR to install into a staging tree"
+fi
+if [ "${1:-}" = --uninstall ]; then
+    uninstall
+    exit 0
+fi
+install_user
+install_venv
+install_bundle
+install_config
+install_unit
+if [ "$changed" = 0 ]; then
+    say "already installed; nothing changed"
+fi

@@ -3,6 +3,7 @@
 It runs ``config/mosquitto.conf`` with the listener moved to a free port.
 """
 
+import getpass
 import os
 import re
 import shutil
@@ -48,7 +49,10 @@ class LocalBroker:
         if persistent:
             text = re.sub(r"(?m)^persistence false$", "persistence true", text)
             text += f"persistence_location {self._dir.name}/\n"
-        self.config_path.write_text(f"per_listener_settings true\n{text}{extra}")
+        # Started as root, mosquitto switches to the 'mosquitto' user, which may not write
+        # the persistence file into this private folder: it stays as whoever starts it.
+        user = f"user {getpass.getuser()}\n"
+        self.config_path.write_text(f"per_listener_settings true\n{user}{text}{extra}")
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> "LocalBroker":

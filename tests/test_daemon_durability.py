@@ -51,8 +51,9 @@ def test_a_ten_second_broker_outage_mid_run_loses_nothing_and_keeps_the_order(
         _, stderr = daemon.communicate(timeout=90)
         assert daemon.returncode == 0, stderr
         made = int(re.search(r"(\d+) events in", stderr).group(1))
-        assert listener.wait_for(lambda lst: len(lst.payloads(EVENTS)) >= made, 30)
+        arrived = listener.wait_for(lambda lst: len(lst.payloads(EVENTS)) >= made, 30)
         events = [json.loads(p) for p in listener.payloads(EVENTS)]
+        assert arrived, f"{[e['seq'] for e in events]} of {made}; daemon said:\n{stderr}"
         assert [e["seq"] for e in events] == list(range(1, made + 1))
         during = [e for e in events if down < seconds(e["last_seen"]) < up]
         assert len(during) >= 2, "the outage should have covered events"

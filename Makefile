@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
-        install uninstall deploy
+        install uninstall deploy bench
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -91,6 +91,11 @@ uninstall:
 deploy: bundle/manifest.json
 	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@raspberrypi.local" >&2; exit 1; }
 	systemd/deploy.sh $(HOST)
+
+# maskwatch against the seeds' pipeline on the same frames: prints the table and writes
+# docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
+bench: system-deps setup
+	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --out docs/benchmarks.md
 
 demo: system-deps setup
 	$(BIN)/python scripts/demo.py --data-root $(DATA)

@@ -54,12 +54,15 @@ class MaskPipeline:
         runtime: str = "auto",
         face_filter: FaceFilter = FaceFilter(),
         detector_score: float = 0.0,
+        detector_max_side: int = 0,
     ) -> None:
-        """``detector_score`` > 0 replaces the bundle's detector threshold."""
+        """``detector_score`` and ``detector_max_side``, when not 0, replace the bundle's."""
         manifest = bundle.manifest
         detector = manifest.detector
         if detector_score:
             detector = dataclasses.replace(detector, score_threshold=detector_score)
+        if detector_max_side:
+            detector = dataclasses.replace(detector, max_side=detector_max_side)
         self.bundle = bundle
         self.detector = create_detector(detector, bundle.root)
         self.classifier = TFLiteClassifier(
@@ -76,6 +79,7 @@ class MaskPipeline:
             config.runtime,
             FaceFilter(config.min_face, config.roi),
             config.detector_score,
+            config.detector_max_side,
         )
 
     @classmethod
@@ -83,12 +87,13 @@ class MaskPipeline:
         return cls(load_bundle(root), threads, runtime)
 
     def process(self, frame_bgr: np.ndarray, times: StageTimes | None = None) -> list[Face]:
-        """The frame's faces; ``times`` records the detect and classify stages."""
+        """The frame's faces; ``times`` records the detect, crop and classify stages."""
         height, width = frame_bgr.shape[:2]
         with times.measure("detect") if times else nullcontext():
             detections = self.face_filter.keep(self.detector.detect(frame_bgr), width, height)
-        with times.measure("classify") if times else nullcontext():
+        with times.measure("crop") if times else nullcontext():
             crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
+        with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [
             Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("read", "detect", "classify", "track", "publish")
+STAGES = ("read", "decode", "detect", "crop", "classify", "track", "publish")
 WINDOW = 512  # recent samples per stage the percentiles are taken over
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
@@ -17,8 +17,8 @@ THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 class StageTimes:
     """Per-stage latency over the most recent frames, in milliseconds."""
 
-    def __init__(self) -> None:
-        self._samples = {stage: deque(maxlen=WINDOW) for stage in STAGES}
+    def __init__(self, window: int = WINDOW) -> None:
+        self._samples = {stage: deque(maxlen=window) for stage in STAGES}
 
     @contextmanager
     def measure(self, stage: str) -> Iterator[None]:
@@ -27,6 +27,9 @@ class StageTimes:
             yield
         finally:
             self._samples[stage].append((time.perf_counter() - started) * 1000.0)
+
+    def last(self, stage: str) -> float:
+        return self._samples[stage][-1]
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}

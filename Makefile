@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
-        install uninstall deploy bench
+        install uninstall deploy bench arm64-smoke
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -96,6 +96,11 @@ deploy: bundle/manifest.json
 # docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
 bench: system-deps setup
 	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --out docs/benchmarks.md
+
+# The device code on arm64 under qemu-user (as root: apt installs qemu-user-static and
+# debootstrap); its output is recorded in docs/arm64.md. Too slow for 'make test'.
+arm64-smoke: setup
+	scripts/arm64_smoke.sh
 
 demo: system-deps setup
 	$(BIN)/python scripts/demo.py --data-root $(DATA)

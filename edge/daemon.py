@@ -16,7 +16,13 @@ from edge.events import event_payload
 from edge.mqtt import MqttPublisher, read_password
 from edge.pipeline import MaskPipeline
 from edge.sources import Frame, FrameSource, LiveSource, open_source
-from edge.stats import FrameRate, StageTimes, cpu_temperature, resident_mb
+from edge.stats import (
+    FrameRate,
+    StageTimes,
+    cpu_temperature,
+    peak_resident_mb,
+    resident_mb,
+)
 from edge.systemd import Notifier
 from edge.tracker import Tracker, TrackEvent
 
@@ -116,6 +122,7 @@ class Daemon:
             "queue_overflowed": self.queue.overflowed(),
             "cpu_temp_c": cpu_temperature(),
             "rss_mb": resident_mb(),
+            "peak_rss_mb": peak_resident_mb(),
             "source": source.status,
         }
 

@@ -5,6 +5,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge.bundle import Bundle, load_bundle
@@ -56,7 +57,10 @@ class MaskPipeline:
         detector_score: float = 0.0,
         detector_max_side: int = 0,
     ) -> None:
-        """``detector_score`` and ``detector_max_side``, when not 0, replace the bundle's."""
+        """``threads`` is for the TFLite interpreter and OpenCV (a process-wide setting: OpenCV
+        would otherwise take every core). ``detector_score`` and ``detector_max_side``, when
+        not 0, replace the bundle's."""
+        cv2.setNumThreads(threads)
         manifest = bundle.manifest
         detector = manifest.detector
         if detector_score:

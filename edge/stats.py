@@ -48,14 +48,28 @@ def cpu_temperature(zone: Path = THERMAL_ZONE) -> float | None:
         return None
 
 
-def resident_mb() -> float:
-    """The process's resident memory now (``/proc``), else its peak (``getrusage``)."""
+def _status_mb(field: str) -> float | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024.0, 1)
     except OSError:
         pass
+    return None
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (``/proc``), else its peak (``getrusage``)."""
+    now = _status_mb("VmRSS")
+    return now if now is not None else peak_resident_mb()
+
+
+def peak_resident_mb() -> float:
+    """The most resident memory this program has had (``VmHWM``: from its exec, unlike
+    ``ru_maxrss``, which also counts the parent's pages between fork and exec)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import socket
 import subprocess
 import sys
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge.pipeline import Face  # noqa: E402
-from edge.stats import StageTimes  # noqa: E402
+from edge.stats import StageTimes, peak_resident_mb  # noqa: E402
 
 DOOR_SIZE = (640, 480)
 DOOR_FACE_WIDTH = 110  # px: a face 1.5-2 m from a 640x480 door camera
@@ -177,7 +176,7 @@ class MaskwatchPublisher:
 
 
 def run_child(args: argparse.Namespace) -> dict:
-    cv2.setNumThreads(args.threads)
+    cv2.setNumThreads(args.threads)  # the seed's res10 too; maskwatch's pipeline sets it itself
     jpegs = [path.read_bytes() for path in sorted(args.frames.iterdir())]
     times = StageTimes(window=len(jpegs) + 1)
     with tempfile.TemporaryDirectory() as folder:
@@ -226,7 +225,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "faces_per_frame": float(np.mean([len(p) for p in predictions])),
         "first_frame_s": first_frame,
         "first_event_s": first_event,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_resident_mb(),
         "predictions": predictions,
     }  # fmt: skip
 
@@ -256,10 +255,12 @@ def spawn_child(pipeline: str, frames: Path, threads: int, port: int) -> dict:
 
 def run_daemon(frames: Path, port: int) -> dict:
     """``maskwatch run`` with the default config over ``frames``: READY=1 (first processed
-    frame) and the first event, timed from process start; peak RSS from the kernel."""
+    frame) and the first event, timed from process start; peak RSS as the daemon's last
+    stats message reports it (the kernel's VmHWM)."""
     from scripts.local_broker import Listener
 
     listener = Listener(port, "maskwatch/+/events")
+    stats = Listener(port, "maskwatch/+/stats")
     with tempfile.TemporaryDirectory(prefix="mw-") as folder:
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(f"{folder}/notify")
@@ -278,15 +279,15 @@ def run_daemon(frames: Path, port: int) -> dict:
                 ready = time.time() - started
         listener.wait_for(lambda lst: lst.messages, timeout=60)
         first_event = time.time() - started if listener.messages else None
-        _, status, usage = os.wait4(daemon.pid, 0)
-        daemon.returncode = os.waitstatus_to_exitcode(status)
-        stderr = daemon.stderr.read()
+        _, stderr = daemon.communicate()
         notify.close()
     listener.close()
-    if daemon.returncode != 0:
+    stats.close()
+    if daemon.returncode != 0 or not stats.messages:
         raise SystemExit(f"maskwatch run failed:\n{stderr[-3000:]}")
+    last = json.loads(stats.messages[-1][1])
     return {"first_frame_s": ready, "first_event_s": first_event,
-            "peak_rss_mb": usage.ru_maxrss / 1024}  # fmt: skip
+            "peak_rss_mb": last["peak_rss_mb"]}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------

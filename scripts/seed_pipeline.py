@@ -7,6 +7,10 @@ scaled by MobileNetV2's ``preprocess_input`` and classified by a float Keras
 MobileNetV2 with a small head; outputs are (mask, without_mask). It is run the way that
 package runs it, except that both models are loaded once (the package reloads the
 detector on every frame) and TensorFlow gets one thread per pool (or ``threads``).
+
+``lean=True`` swaps the package's ``model.predict(faces, batch_size=32)`` for
+``model.predict_on_batch(faces)``: the same model without Keras's per-call set-up
+(about 75 ms here), the first thing a seed user tuning for speed would change.
 """
 
 import importlib.util
@@ -65,8 +69,9 @@ def build_classifier(weights: Path, threads: int):  # noqa: ANN201  (a Keras mod
 class SeedPipeline:
     """``process(frame)`` like :class:`edge.pipeline.MaskPipeline`, the seeds' way."""
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, lean: bool = False) -> None:
         root = package_dir()
+        self.lean = lean
         detector = root / "face_detector_model"
         self.net = cv2.dnn.readNet(
             str(detector / "deploy.prototxt"),
@@ -103,7 +108,11 @@ class SeedPipeline:
         if not faces:
             return []
         with times.measure("classify") if times else nullcontext():
-            predictions = self.model.predict(np.array(faces, "float32"), batch_size=32, verbose=0)
+            batch = np.array(faces, "float32")
+            if self.lean:
+                predictions = np.asarray(self.model.predict_on_batch(batch))
+            else:
+                predictions = self.model.predict(batch, batch_size=32, verbose=0)
         return [
             Face(box, "mask" if mask > no_mask else "no_mask", float(max(mask, no_mask)), score)
             for box, (mask, no_mask), score in zip(boxes, predictions, scores, strict=True)

@@ -154,7 +154,7 @@ class Daemon:
             source.close()
             self._emit(self.tracker.expire(), None)  # the people in view leave with the daemon
             self.publisher.publish_stats(self.stats(source))
-            queued = self.publisher.stop()
+            queued = self.publisher.stop(timeout=2.5)  # SIGTERM to exit: under 5 s in all
             self.queue.close()
             seconds = time.monotonic() - self.started
             log.info("processed %d frames, %d faces, %d events in %.1f s", self.rate.frames,

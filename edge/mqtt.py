@@ -30,6 +30,7 @@ from edge.homeassistant import STATUS_TOPIC_SUFFIX, Topics, discovery_messages
 log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
+EARLY_ACK_SECONDS = 5.0
 CREDENTIAL_NAME = "mqtt_password"  # systemd LoadCredential=mqtt_password:...
 PASSWORD_VARIABLE = "MASKWATCH_MQTT_PASSWORD"
 
@@ -100,7 +101,10 @@ class MqttPublisher:
         self._lock = threading.Lock()
         # mid -> (event seq or None for other messages, the connection it was handed to)
         self._unacked: dict[int, tuple[int | None, int]] = {}
-        self._acked_early: set[int] = set()  # acknowledged before publish() returned its mid
+        # mid -> when: acknowledged before publish() returned the mid (QoS 0 messages too:
+        # paho reports them sent). Kept a few seconds only, so a mid paho reuses after
+        # wrapping around can never match a stale entry.
+        self._acked_early: dict[int, float] = {}
         self._connection = 0  # counts connections; events handed to an older one go first
         self._last_sent = 0  # seq of the newest event handed to paho
         self._wake = threading.Event()
@@ -149,7 +153,10 @@ class MqttPublisher:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         with self._lock:
             if mid not in self._unacked:
-                self._acked_early.add(mid)
+                now = time.monotonic()
+                self._acked_early = {m: t for m, t in self._acked_early.items()
+                                     if now - t < EARLY_ACK_SECONDS}  # fmt: skip
+                self._acked_early[mid] = now
                 return
             seq, _ = self._unacked.pop(mid)
         if seq is not None:
@@ -171,10 +178,8 @@ class MqttPublisher:
         if qos == 0:
             return info
         with self._lock:
-            early = info.mid in self._acked_early
-            if early:
-                self._acked_early.discard(info.mid)
-            else:
+            early = self._acked_early.pop(info.mid, None) is not None
+            if not early:
                 self._unacked[info.mid] = (seq, self._connection)
         if early and seq is not None:
             self.queue.remove(seq)

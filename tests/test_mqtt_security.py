@@ -46,6 +46,10 @@ def make_pki(folder):
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf",
             cwd=folder)  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out",
+            "client.csr", "-subj", "/CN=front-door", cwd=folder)  # fmt: skip
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "client.pem", "-days", "2", cwd=folder)  # fmt: skip
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(folder / "passwd"), "maskwatch", PASSWORD],
                    check=True, capture_output=True)  # fmt: skip
     for path in folder.iterdir():
@@ -56,14 +60,16 @@ def make_pki(folder):
 
 @pytest.fixture
 def secure_broker(pki):
-    """Plain loopback for the test's listener; TLS and passwords for the daemon."""
-    port = free_port()
+    """Plain loopback for the test's listener; for the daemon, TLS with passwords, and TLS
+    that requires a client certificate signed by the CA."""
+    port, cert_port = free_port(), free_port()
+    tls = f"cafile {pki}/ca.pem\ncertfile {pki}/server.pem\nkeyfile {pki}/server.key\n"
     extra = (
-        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {pki}/passwd\n"
-        f"cafile {pki}/ca.pem\ncertfile {pki}/server.pem\nkeyfile {pki}/server.key\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {pki}/passwd\n{tls}"
+        f"listener {cert_port} 127.0.0.1\nallow_anonymous true\nrequire_certificate true\n{tls}"
     )
     with LocalBroker(extra=extra) as broker:
-        broker.tls_port = port
+        broker.tls_port, broker.cert_port = port, cert_port
         yield broker
 
 
@@ -122,6 +128,22 @@ def test_check_reports_the_broker_with_tls_and_the_password(secure_broker, pki, 
                           env={**os.environ, PASSWORD_VARIABLE: PASSWORD})  # fmt: skip
     assert untrusted.returncode == 1 and "broker: FAIL" in untrusted.stdout
     assert "certificate verify failed" in untrusted.stdout
+
+
+def test_a_broker_that_requires_a_client_certificate_gets_one(secure_broker, pki, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "empty.jpg"), np.full((240, 320, 3), 127, np.uint8))
+    args = ["check", "--config", str(CONFIG), "--set", f"source.path={frames}",
+            "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
+            "--set", f"mqtt.port={secure_broker.cert_port}", "--set", "mqtt.tls=true",
+            "--set", f"mqtt.tls_ca={pki / 'ca.pem'}"]  # fmt: skip
+    with_cert = maskwatch(*args, "--set", f"mqtt.tls_cert={pki / 'client.pem'}",
+                          "--set", f"mqtt.tls_key={pki / 'client.key'}")  # fmt: skip
+    assert with_cert.returncode == 0, with_cert.stdout + with_cert.stderr
+    assert f"broker: ok, 127.0.0.1:{secure_broker.cert_port}, TLS" in with_cert.stdout
+    without = maskwatch(*args)
+    assert without.returncode == 1 and "broker: FAIL" in without.stdout
 
 
 def test_the_password_comes_from_a_file_then_a_credential_then_the_environment(tmp_path):

@@ -144,9 +144,9 @@ class Daemon:
                     break
                 if frame is not None:
                     self.handle(frame)
-                    self.notifier.frame_done(self.status(source))
+                    self.notifier.frame_done(lambda: self.status(source))
                 elif isinstance(source, LiveSource) and source.waiting_to_reopen:
-                    self.notifier.idle(self.status(source))  # alive; a hung camera is not
+                    self.notifier.idle(lambda: self.status(source))  # alive; a hung camera: not
                 self.maybe_publish_stats(source)
         finally:
             self.notifier.stopping()

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +38,21 @@ class Notifier:
         except OSError as error:
             log.warning("sd_notify to %s failed: %s", self._address, error)
 
-    def frame_done(self, status: str) -> None:
-        """A frame went through: ``READY=1`` the first time, then watchdog pings."""
+    def frame_done(self, status: Callable[[], str]) -> None:
+        """A frame went through: ``READY=1`` the first time, then watchdog pings.
+        ``status`` is called only when a message goes out, not on every frame."""
         if not self.ready:
             self.ready = True
-            self.send(f"READY=1\nSTATUS={status}")
+            self.send(f"READY=1\nSTATUS={status()}")
             self._last_ping = time.monotonic()
             return
         self.idle(status)
 
-    def idle(self, status: str) -> None:
+    def idle(self, status: Callable[[], str]) -> None:
         """Alive without a frame (a camera being reopened): keep pinging once ready."""
         now = time.monotonic()
         if self.ready and now - self._last_ping >= self.watchdog_interval:
-            self.send(f"WATCHDOG=1\nSTATUS={status}")
+            self.send(f"WATCHDOG=1\nSTATUS={status()}")
             self._last_ping = now
 
     def stopping(self) -> None:

@@ -111,13 +111,17 @@ def test_a_wrong_password_is_refused_and_named_without_being_logged(secure_broke
     assert "wrong-password" not in stderr
 
 
-def test_check_reports_the_broker_with_tls_and_the_password(secure_broker, pki, tmp_path):
+def check_args(tmp_path, *overrides):
+    """``maskwatch check`` on one empty frame, with ``overrides`` for the broker."""
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "empty.jpg"), np.full((240, 320, 3), 127, np.uint8))
-    args = ["check", "--config", str(CONFIG), "--set", f"source.path={frames}",
-            "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
-            *secure_settings(secure_broker, pki)]  # fmt: skip
+    return ["check", "--config", str(CONFIG), "--set", f"source.path={frames}",
+            "--set", f"queue.path={tmp_path / 'q.sqlite3'}", *overrides]  # fmt: skip
+
+
+def test_check_reports_the_broker_with_tls_and_the_password(secure_broker, pki, tmp_path):
+    args = check_args(tmp_path, *secure_settings(secure_broker, pki))
     good = maskwatch(*args, env={**os.environ, PASSWORD_VARIABLE: PASSWORD})
     assert good.returncode == 0, good.stdout + good.stderr
     assert f"broker: ok, 127.0.0.1:{secure_broker.tls_port}, TLS, user maskwatch" in good.stdout
@@ -131,13 +135,9 @@ def test_check_reports_the_broker_with_tls_and_the_password(secure_broker, pki, 
 
 
 def test_a_broker_that_requires_a_client_certificate_gets_one(secure_broker, pki, tmp_path):
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    cv2.imwrite(str(frames / "empty.jpg"), np.full((240, 320, 3), 127, np.uint8))
-    args = ["check", "--config", str(CONFIG), "--set", f"source.path={frames}",
-            "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
-            "--set", f"mqtt.port={secure_broker.cert_port}", "--set", "mqtt.tls=true",
-            "--set", f"mqtt.tls_ca={pki / 'ca.pem'}"]  # fmt: skip
+    args = check_args(tmp_path, "--set", f"mqtt.port={secure_broker.cert_port}",
+                      "--set", "mqtt.tls=true",
+                      "--set", f"mqtt.tls_ca={pki / 'ca.pem'}")  # fmt: skip
     with_cert = maskwatch(*args, "--set", f"mqtt.tls_cert={pki / 'client.pem'}",
                           "--set", f"mqtt.tls_key={pki / 'client.key'}")  # fmt: skip
     assert with_cert.returncode == 0, with_cert.stdout + with_cert.stderr

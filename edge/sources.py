@@ -101,6 +101,15 @@ class VideoFile:
         self.dropped = 0
         self.status = f"video {path.name}"
 
+    @property
+    def fps(self) -> float:
+        """The frame rate the file declares (25 when it declares none)."""
+        capture = cv2.VideoCapture(str(self.path))
+        try:
+            return capture.get(cv2.CAP_PROP_FPS) or 25.0
+        finally:
+            capture.release()
+
     def frames(self) -> Iterator[Frame | None]:
         while True:
             capture = cv2.VideoCapture(str(self.path))

@@ -130,9 +130,9 @@ class SceneTally:
             "annotated": counts["annotated"],
             "detected": counts["detected"],
             "detection_recall": _ratio(counts["detected"], counts["annotated"]),
-            "accuracy": _ratio(counts["correct"], counts["detected"]),
         }
-        if label in CLASSIFIER_LABELS:
+        if label in CLASSIFIER_LABELS:  # the classifier cannot say mask_incorrect
+            figures["accuracy"] = _ratio(counts["correct"], counts["detected"])
             figures.update(f1_figures(counts["tp"], counts["fp"], counts["fn"]))
         return figures
 

@@ -46,7 +46,7 @@ WIDTH_BINS = (("24-48", 48), ("48-96", 96), ("96+", None))  # name, upper bound 
 ALL_WIDTHS = "all"
 MAX_SIDES = (320, 640)
 DEFAULT_FIXES = Path("models/test_annotation_fixes.toml")  # for the test split
-AS_ANNOTATED, FIXED = "as annotated", "fixed"
+AS_ANNOTATED, FIXED = "as published", "with fixes"
 
 
 def box_width(box: Box) -> int:

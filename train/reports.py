@@ -136,7 +136,8 @@ def scene_width_tables(runs: list[dict]) -> list[str]:
             for width, f in by_width.items():
                 lines.append(
                     f"| {label} | {width} | {f['annotated']} | {_figure(f['detection_recall'])} "
-                    f"| {_figure(f.get('accuracy'))} | {_figure(f.get('f1'))} | {f.get('fp', '-')} |"
+                    f"| {_figure(f.get('accuracy'))} | {_figure(f.get('f1'))} "
+                    f"| {f.get('fp', '-')} |"
                 )
         lines.append("")
     return lines

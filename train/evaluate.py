@@ -75,6 +75,27 @@ def f1_figures(tp: int, fp: int, fn: int) -> dict:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SceneMatch:
+    """One image under the rule: which prediction found each scored face, and which
+    predictions are false positives (unmatched, 24 px wide or more)."""
+
+    found: dict[int, int | None]  # annotated face (24 px or more) -> its prediction, or None
+    false_positives: list[int]
+
+
+def match_scene(
+    predicted: list[Box], annotated: list[FaceSample], ignore: list[Box] = ()
+) -> SceneMatch:
+    """Match predictions to the annotated faces and the ignore regions together."""
+    regions = [a.box for a in annotated] + list(ignore)
+    matches = dict(match_greedy(predicted, regions, MIN_IOU))
+    by_region = {g: p for p, g in matches.items()}
+    found = {g: by_region.get(g) for g, face in enumerate(annotated) if width_bin(face.box)}
+    unmatched = [p for p, box in enumerate(predicted) if p not in matches and width_bin(box)]
+    return SceneMatch(found, unmatched)
+
+
 @dataclass
 class SceneTally:
     # (label, width bin) -> annotated, detected, correct (detected with the right label),
@@ -89,16 +110,12 @@ class SceneTally:
     ) -> None:
         """Score one image's predictions against its annotations and ignore regions."""
         self.images += 1
-        regions = [a.box for a in annotated] + list(ignore)
-        matches = dict(match_greedy([p.box for p in predictions], regions, MIN_IOU))
-        by_annotation = {g: p for p, g in matches.items()}
-        for g, face in enumerate(annotated):
+        scene = match_scene([p.box for p in predictions], annotated, ignore)
+        for g, p in scene.found.items():
+            face = annotated[g]
             bin_name = width_bin(face.box)
-            if bin_name is None:
-                continue
             counts = self.counts[face.label, bin_name]
             counts["annotated"] += 1
-            p = by_annotation.get(g)
             if p is None:
                 counts["fn"] += face.label in CLASSIFIER_LABELS
                 continue
@@ -114,10 +131,8 @@ class SceneTally:
                 self.matched_true.append(CLASSIFIER_LABELS.index(face.label))
                 no_mask = prediction.score if prediction.label == NO_MASK else 1 - prediction.score
                 self.matched_no_mask_probability.append(no_mask)
-        for p, prediction in enumerate(predictions):
-            bin_name = width_bin(prediction.box)
-            if p not in matches and bin_name is not None:
-                self.counts[prediction.label, bin_name]["fp"] += 1
+        for p in scene.false_positives:
+            self.counts[predictions[p].label, width_bin(predictions[p].box)]["fp"] += 1
 
     def _total(self, label: str, bin_name: str) -> Counter:
         if bin_name != ALL_WIDTHS:

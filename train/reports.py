@@ -72,6 +72,20 @@ def _plot_curves(curves: dict, title: str, path: Path) -> None:
     _save(fig, path)
 
 
+def plot_precision_recall(
+    curves: dict[str, tuple[list[float], list[float]]], title: str, path: Path, mark: int
+) -> None:
+    """One precision-recall curve per name; a dot on each at index ``mark`` (the default)."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, (precision, recall) in curves.items():
+        (line,) = ax.plot(recall, precision, label=name)
+        ax.plot(recall[mark], precision[mark], "o", color=line.get_color())
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    _save(fig, path)
+
+
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
     """Accuracy and loss per epoch, training and validation."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))

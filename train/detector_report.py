@@ -154,6 +154,12 @@ def detector_report(
                     detections, scenes, label
                 )
     lines = [
+        "# Face detectors alone on the test scenes",
+        "",
+        "Made by `python -m train.detector_report` (`make detector-report`). Plots: "
+        + ", ".join(f"`detector_pr_{label}.png`" for label in CLASS_NAMES)
+        + ".",
+        "",
         f"Detection recall at score {score} (NMS {nms}) on the test split "
         f"({len(scenes.faces)} photos, {scenes.ignored} ignore regions, "
         f"{scenes.relabelled} labels corrected); IoU >= 0.4; faces and boxes under 24 px "

@@ -20,13 +20,12 @@ import argparse
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import load_bundle
+from edge.bundle import Bundle, load_bundle
 from edge.errors import MaskwatchError
 from edge.images import read_image
 from edge.labels import CLASSIFIER_LABELS, MASK_INCORRECT, NO_MASK
@@ -49,13 +48,9 @@ DEFAULT_FIXES = Path("models/test_annotation_fixes.toml")  # for the test split
 AS_ANNOTATED, FIXED = "as published", "with fixes"
 
 
-def box_width(box: Box) -> int:
-    return box[2] - box[0]
-
-
 def width_bin(box: Box) -> str | None:
     """The face-width bin of a box; None under 24 px (such boxes count neither way)."""
-    width = box_width(box)
+    width = box[2] - box[0]
     if width < MIN_WIDTH:
         return None
     return next(name for name, upper in WIDTH_BINS if upper is None or width < upper)
@@ -232,15 +227,16 @@ def evaluate_scenes(
 
 
 def evaluate_settings(
-    pipeline_at: Callable[[int], MaskPipeline],
+    bundle: Bundle,
     max_sides: list[int],
     by_image: dict[Path, list[FaceSample]],
     fixed: FixedScenes | None,
 ) -> tuple[list[dict], dict[tuple[int, str], SceneTally]]:
-    """One run per detector max side, scored as annotated and, with ``fixed``, as fixed."""
+    """One run per detector max side, scored as published and, given ``fixed``, with fixes."""
     runs, tallies = [], {}
     for max_side in max_sides:
-        predictions, seconds = predict_scenes(pipeline_at(max_side), sorted(by_image))
+        pipeline = MaskPipeline(bundle, detector_max_side=max_side)
+        predictions, seconds = predict_scenes(pipeline, sorted(by_image))
         scorings = [(AS_ANNOTATED, by_image, None)]
         if fixed:
             scorings.append((FIXED, fixed.faces, fixed.ignore))
@@ -288,12 +284,7 @@ def _main(argv: list[str] | None) -> None:
     bundle = load_bundle(args.bundle)
     shipped = bundle.manifest.detector.max_side
     max_sides = sorted({*(args.max_sides or MAX_SIDES), shipped})
-    runs, tallies = evaluate_settings(
-        lambda max_side: MaskPipeline(bundle, detector_max_side=max_side),
-        max_sides,
-        by_image,
-        fixed,
-    )
+    runs, tallies = evaluate_settings(bundle, max_sides, by_image, fixed)
     headline = FIXED if fixed else AS_ANNOTATED
     summary = next(r for r in runs if r["max_side"] == shipped and r["annotations"] == headline)
     summary = {**summary, "runs": runs}

@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
+    if not SWEEP_SCORE <= args.score < 1:
+        parser.error(f"--score {args.score}: must be from {SWEEP_SCORE} (the sweep's) up to 1")
     try:
         for _, model in args.detector:  # a bad file fails before the data is read
             load_detector(model, max(MAX_SIDES), args.nms)

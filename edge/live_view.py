@@ -35,26 +35,23 @@ ROI_COLOUR = (0, 215, 255)
 
 @dataclass(frozen=True)
 class Person:
-    """One face of the frame as drawn: its box, label and (once confirmed) track."""
+    """One face of the frame as drawn: what the classifier says of it now, and its track."""
 
     box: tuple[int, int, int, int]
     label: str
     score: float
     track_id: int
-    confirmed: bool
+    confirmed: bool  # the track has had its "new" event
 
 
 def people_in(faces: list[Face], tracks: list[Track]) -> list[Person]:
     """The frame's faces with the tracks the tracker linked them to."""
     by_face = {id(t.face): t for t in tracks}
-    people = []
-    for face in faces:
-        track = by_face.get(id(face))
-        if track is not None:
-            label = track.label or face.label
-            score = track.score if track.label else face.score
-            people.append(Person(face.box, label, score, track.track_id, track.label is not None))
-    return people
+    return [
+        Person(face.box, face.label, face.score, track.track_id, track.label is not None)
+        for face in faces
+        if (track := by_face.get(id(face))) is not None
+    ]
 
 
 def event_line(event: TrackEvent, now: float) -> dict:
@@ -103,10 +100,11 @@ def draw(image: np.ndarray, people: list[Person], pipeline: PipelineConfig, widt
         label(view, f"min face {pipeline.min_face} px", origin, ROI_COLOUR)
     for person in people:
         x1, y1, x2, y2 = (round(v * scale) for v in person.box)
+        # Grey and thin until the track is confirmed (its "new" event sent).
         colour = COLOURS.get(person.label, UNCONFIRMED) if person.confirmed else UNCONFIRMED
-        cv2.rectangle(view, (x1, y1), (x2, y2), colour, 2)
+        cv2.rectangle(view, (x1, y1), (x2, y2), colour, 2 if person.confirmed else 1)
         text = f"#{person.track_id} {person.label} {person.score:.2f}"
-        label(view, text if person.confirmed else f"#{person.track_id} ?", (x1, y1), colour)
+        label(view, text, (x1, y1), colour)
     return view
 
 
@@ -125,6 +123,7 @@ class LiveView:
     def __init__(self, web: WebConfig, pipeline: PipelineConfig) -> None:
         self.web, self.pipeline = web, pipeline
         self.health: Callable[[], dict] = dict  # set by the daemon: read in the frame loop
+        self.frames = 0  # frames offered since the start
         self.encodes = 0  # JPEGs made for viewers since the start
         self._changed = threading.Condition()
         self._encoding = threading.Lock()
@@ -145,6 +144,7 @@ class LiveView:
     def offer(self, image: np.ndarray, faces: list[Face], tracks: list[Track],
               events: list[TrackEvent]) -> None:  # fmt: skip
         now = time.monotonic()
+        self.frames += 1
         self._ticks.append(now)
         self._frame_size = (image.shape[1], image.shape[0])
         if events:
@@ -172,6 +172,7 @@ class LiveView:
             events = list(self._events)
         health = self._health or {}
         return {
+            "frames": self.frames,
             "fps": round((len(ticks) - 1) / span, 1) if span else 0.0,
             "frame": list(self._frame_size),
             "roi": list(self.pipeline.roi),

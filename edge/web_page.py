@@ -15,21 +15,21 @@ PAGE_HTML = """<!doctype html>
   section { background: #fff; border-radius: 6px; padding: 12px 16px;
             box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   h2 { font-size: 15px; margin: 0 0 8px; }
-  #live { flex: 0 1 auto; }
+  #live { flex: 0 1 680px; }
   #frame { position: relative; display: inline-block; cursor: crosshair; user-select: none;
-           touch-action: none; line-height: 0; background: #111; min-width: 320px;
-           min-height: 180px; }
+           touch-action: none; line-height: 0; background: #111; max-width: 100%; }
   #view { max-width: 100%; display: block; }
   #selection { position: absolute; border: 2px dashed #00d7ff; background: rgba(0,215,255,.12);
                display: none; pointer-events: none; }
   #roi-line { font: 14px ui-monospace, monospace; width: 23em; padding: 4px; }
-  #side { flex: 1 1 320px; display: flex; flex-direction: column; gap: 18px; }
+  #side { flex: 1 1 340px; display: flex; flex-direction: column; gap: 18px; }
   #degraded { background: #fdecea; color: #8a1c12; display: none; }
   #degraded li { margin: 2px 0; }
   .counts { font-size: 26px; }
   .mask { color: #2e7d32; } .no_mask { color: #c62828; }
-  table { border-collapse: collapse; } td { padding: 1px 10px 1px 0; }
-  td.n { text-align: right; font-variant-numeric: tabular-nums; }
+  table { border-collapse: collapse; } td { padding: 1px 14px 1px 0; vertical-align: top; }
+  td:first-child { white-space: nowrap; color: #555; }
+  td.n { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
   #events { list-style: none; padding: 0; margin: 0; max-height: 440px; overflow: auto;
             font-variant-numeric: tabular-nums; }
   #events li { padding: 2px 0; border-bottom: 1px solid #eee; }
@@ -120,8 +120,8 @@ function showEvents(events) {
     const label = document.createElement('span');
     label.className = e.label;
     label.textContent = e.label;
-    li.append(new Date(e.time).toLocaleTimeString() + '  ' + e.type + '  #' + e.track_id + '  ',
-              label, '  ' + e.score.toFixed(2));
+    li.append(new Date(e.time).toLocaleTimeString() + ' ' + e.type + ' #' + e.track_id + ' ',
+              label, ' ' + e.score.toFixed(2));
     return li;
   }));
 }

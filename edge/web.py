@@ -160,7 +160,7 @@ class StatusServer(ThreadingHTTPServer):
         except OSError as error:
             raise ConfigError(
                 f"config key web.listen: cannot listen on {web.listen} ({error.strerror}); "
-                "choose another address or port"
+                "is maskwatch already running? Else choose another address or port"
             ) from None
         self._thread = threading.Thread(target=self.serve_forever, name="web", daemon=True)
 

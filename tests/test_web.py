@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 import tomllib
 
@@ -157,6 +158,23 @@ def test_a_reachable_page_without_a_password_is_a_config_error(tmp_path):
     errors = error_lines(result.stderr)
     assert len(errors) == 1 and "config key web.password_file" in errors[0], result.stderr
     assert "0.0.0.0" in errors[0] and "needs a password" in errors[0]
+
+
+def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, looping_scenes):
+    def web_line(listen):
+        result = maskwatch("check", "--config", str(CONFIG), "--set", f"mqtt.port={broker.port}",
+                           "--set", f"source.path={looping_scenes}", "--set", "web.enabled=true",
+                           "--set", f"web.listen={listen}", env=environment())  # fmt: skip
+        return dict(line.split(": ", 1) for line in result.stdout.splitlines())["web"]
+
+    port = free_port()
+    assert web_line(f"127.0.0.1:{port}") == (
+        f"ok, http://127.0.0.1:{port}/, loopback: ssh -L {port}:localhost:{port} to this device"
+    )
+    assert web_line(f"0.0.0.0:{port}").startswith("FAIL, config key web.password_file: ")
+    with socket.create_server(("127.0.0.1", port)):
+        busy = web_line(f"127.0.0.1:{port}")
+    assert busy.startswith(f"FAIL, config key web.listen: cannot listen on 127.0.0.1:{port}")
 
 
 def test_a_wrong_password_gets_401_and_the_right_one_the_page(broker, looping_scenes, tmp_path):

@@ -53,9 +53,12 @@ def read_web_password(config: WebConfig, environ: dict[str, str] | None = None) 
 
 
 def names_an_address(host_header: str) -> bool:
-    """True when a ``Host`` header names an IP address or localhost, not a DNS name."""
-    host = host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
-    host = host.strip("[]") if host.startswith("[") else host
+    """True when a ``Host`` header (``host``, ``host:port``, ``[v6]:port``) names an IP
+    address or localhost, not a DNS name."""
+    if host_header.startswith("["):
+        host = host_header[1:].partition("]")[0]
+    else:
+        host = host_header.partition(":")[0]
     if host == "localhost":
         return True
     try:
@@ -69,8 +72,9 @@ class StatusHandler(BaseHTTPRequestHandler):
     server: "StatusServer"
     server_version = "maskwatch"
     sys_version = ""
+    timeout = 30  # seconds a stalled client may hold its thread
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the base's name)
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _allowed(self) -> bool:
@@ -102,7 +106,7 @@ class StatusHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802  (the base's name)
+    def do_GET(self) -> None:
         if not self._allowed():
             return
         path = self.path.partition("?")[0]

@@ -193,8 +193,8 @@ class LiveView:
         finally:
             with self._changed:
                 self._viewers -= 1
-                if not self._viewers:
-                    self._frame = None  # nobody watches: hold no picture
+                if not self._viewers:  # nobody watches: hold no picture
+                    self._frame, self._jpeg = None, (0, b"")
 
     def next_jpeg(self, after: int, timeout: float) -> tuple[int, bytes] | None:
         """The newest frame after number ``after`` as an annotated JPEG (shared by all

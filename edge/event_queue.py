@@ -8,8 +8,12 @@ queue also numbers the events: ``seq`` keeps rising across restarts.
 The queue is bounded. When it is full the oldest event is dropped to make room (the
 newest say who is in view now); every drop is counted, persisted, and reported in
 ``stats``, never silent.
+
+It also remembers who is in view (the last event of each person not yet ended), so
+that after a crash the next start can send their ``end``.
 """
 
+import json
 import logging
 import sqlite3
 import threading
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS in_view (track TEXT PRIMARY KEY, event TEXT NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('last_seq', 0), ('overflowed', 0);
 """
 
@@ -35,7 +40,7 @@ class QueuedEvent:
 
 
 class EventQueue:
-    """Thread-safe: the frame loop appends, the MQTT thread acknowledges."""
+    """Thread-safe: the frame loop appends, the MQTT sender thread acknowledges."""
 
     def __init__(self, path: Path, max_events: int) -> None:
         self.path = path
@@ -85,10 +90,26 @@ class EventQueue:
             ).fetchall()
         return [QueuedEvent(*row) for row in rows]
 
-    def remove(self, seq: int) -> None:
-        """The broker has the event: forget it."""
+    def remove(self, seqs: list[int]) -> None:
+        """The broker has these events: forget them (one transaction, one sync)."""
         with self._lock, self._db:
-            self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+            self._db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+
+    def in_view(self, track: str, event: dict | None) -> None:
+        """Remember the last event of a person in view; None forgets them (they ended)."""
+        with self._lock, self._db:
+            if event is None:
+                self._db.execute("DELETE FROM in_view WHERE track = ?", (track,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO in_view VALUES (?, ?)", (track, json.dumps(event))
+                )
+
+    def left_in_view(self) -> list[dict]:
+        """The last events of people still in view when an earlier run stopped."""
+        with self._lock:
+            rows = self._db.execute("SELECT event FROM in_view ORDER BY rowid").fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def _depth(self) -> int:
         return self._db.execute("SELECT count(*) FROM events").fetchone()[0]

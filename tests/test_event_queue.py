@@ -17,7 +17,7 @@ def test_events_are_numbered_and_kept_across_a_restart(tmp_path):
     path = tmp_path / "events.sqlite3"
     queue = EventQueue(path, max_events=100)
     assert [queue.append(payload) for _ in range(3)] == [1, 2, 3]
-    queue.remove(2)
+    queue.remove([2])
     queue.close()
 
     reopened = EventQueue(path, max_events=100)  # as after a crash or a power cut
@@ -56,3 +56,20 @@ def test_an_unwritable_queue_path_is_one_config_line(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"queue.path {blocker / 'events.sqlite3'}: cannot open the event")
     assert "\n" not in message
+
+
+def test_acknowledged_events_leave_in_one_batch_and_people_in_view_are_remembered(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    queue = EventQueue(path, max_events=100)
+    for _ in range(5):
+        queue.append(payload)
+    queue.remove([1, 2, 4])
+    queue.in_view("run/1", {"track_id": 1, "type": "new"})
+    queue.in_view("run/2", {"track_id": 2, "type": "new"})
+    queue.in_view("run/1", {"track_id": 1, "type": "update"})
+    queue.in_view("run/2", None)  # ended
+    queue.close()
+    reopened = EventQueue(path, max_events=100)
+    assert [e.seq for e in reopened.after(0, 10)] == [3, 5]
+    assert reopened.left_in_view() == [{"track_id": 1, "type": "update"}]
+    reopened.close()

@@ -19,9 +19,9 @@ import numpy as np
 from edge.bundle import load_bundle
 from edge.clock import Clock, SystemClock
 from edge.config import Config
-from edge.event_queue import EventQueue
 from edge.events import event_payload, new_run_id, recovered_end
 from edge.mqtt import MqttPublisher, read_password
+from edge.outbox import Outbox
 from edge.pipeline import MaskPipeline
 from edge.sources import Frame, FrameSource, LiveSource, open_source
 from edge.stats import (
@@ -66,11 +66,11 @@ class Daemon:
 
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock = clock or SystemClock()
+        self.clock = clock or SystemClock(config.clock.trusted)
         self.run_id = new_run_id()
         bundle = load_bundle(config.bundle.path)
         self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
-        self.queue = EventQueue(config.queue.file, config.queue.max_events)
+        self.queue = Outbox.from_config(config.queue)
         if self.queue.depth():
             log.info("%d events queued by an earlier run are sent first", self.queue.depth())
         self.publisher = MqttPublisher(
@@ -98,9 +98,10 @@ class Daemon:
                      last["track_id"], last["run_id"])  # fmt: skip
 
     def _emit(self, events: list[TrackEvent], frame: Frame | None) -> None:
+        device, synced = self.config.device_id, self.clock.synced()
         for event in events:
             payload = event_payload(
-                event.kind, event.track, self.frame_size, self.config.device_id, self.run_id
+                event.kind, event.track, self.frame_size, device, self.run_id, synced
             )
             self.publisher.publish_event(payload)
             self.queue.in_view(f"{self.run_id}/{event.track.track_id}",
@@ -145,11 +146,20 @@ class Daemon:
             "events": self.events_made,
             "queue_depth": self.queue.depth(),
             "queue_overflowed": self.queue.overflowed(),
+            "queue": self.queue.health().as_json(),
+            "clock_synced": self.clock.synced(),
             "cpu_temp_c": cpu_temperature(),
             "rss_mb": resident_mb(),
             "peak_rss_mb": peak_resident_mb(),
             "source": source.status,
         }
+
+    def watch_queue(self) -> None:
+        """The card taking writes again, and every change of the queue's health, retained."""
+        self.queue.retry_if_due()
+        if self.queue.changed.is_set():
+            self.queue.changed.clear()
+            self.publisher.publish_queue_health(self.queue.health().as_json())
 
     def maybe_publish_stats(self, source: FrameSource) -> None:
         now = time.monotonic()
@@ -159,6 +169,7 @@ class Daemon:
 
     def run(self, stop: StopFlag) -> int:
         source = open_source(self.config.source)
+        self.queue.changed.set()  # the queue's health, retained from the start
         self.publisher.start()
         frames = source.frames()
         try:
@@ -175,6 +186,7 @@ class Daemon:
                     self._emit(self.tracker.expire(self.clock.now().monotonic), None)
                     if healthy and isinstance(source, LiveSource) and source.waiting_to_reopen:
                         self.notifier.idle(lambda: self.status(source))  # a hung camera: not
+                self.watch_queue()
                 self.maybe_publish_stats(source)
         finally:
             queued = self._shut_down(source, frames)

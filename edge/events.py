@@ -28,9 +28,15 @@ def new_run_id() -> str:
 
 
 def event_payload(
-    kind: str, track: "Track", frame_size: tuple[int, int], device: str, run_id: str
+    kind: str,
+    track: "Track",
+    frame_size: tuple[int, int],
+    device: str,
+    run_id: str,
+    clock_synced: bool,
 ) -> dict:
-    """One event without its ``seq``: the durable queue numbers events as it stores them."""
+    """One event without its ``seq``: the durable queue numbers events as it stores them.
+    ``clock_synced`` False says the times come from a clock not yet synchronised."""
     if kind not in EVENT_TYPES:
         raise ValueError(f"event type {kind!r} is not one of {EVENT_TYPES}")
     return {
@@ -45,6 +51,7 @@ def event_payload(
         "frame": list(frame_size),
         "first_seen": iso_utc(track.first_seen.wall),
         "last_seen": iso_utc(track.last_seen.wall),
+        "clock_synced": clock_synced,
         "device": device,
     }
 

@@ -34,6 +34,7 @@ from edge.config import HomeAssistantConfig, MqttConfig
 from edge.errors import ConfigError
 from edge.event_queue import EventQueue
 from edge.homeassistant import STATUS_TOPIC_SUFFIX, Topics, discovery_messages
+from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class MqttPublisher:
         homeassistant: HomeAssistantConfig,
         device_slug: str,
         device_name: str,
-        queue: EventQueue,
+        queue: Outbox | EventQueue,
         password: str | None = None,
     ) -> None:
         self.config = config
@@ -129,13 +130,15 @@ class MqttPublisher:
         )
         self._announce = homeassistant.discovery
         self._ha_status_topic = f"{homeassistant.prefix}/{STATUS_TOPIC_SUFFIX}"
-        self._state: dict | None = None  # set by the frame loop, sent by the sender thread
+        # Retained topic -> payload: what should hold now, set by the frame loop and sent
+        # by the sender thread; and what it last sent there, on which connection.
+        self._retained: dict[str, str] = {}
+        self._retained_sent: dict[str, tuple[str, int]] = {}
         self._connection = 0  # counts connections; messages handed to an older one go first
         # The sender thread's own: what it handed to paho and is not yet acknowledged, and
         # the state it last sent, on which connection.
         self._in_flight: list[InFlight] = []
-        self._state_in_flight: list[InFlight] = []
-        self._state_sent: tuple[dict, int] | None = None
+        self._retained_in_flight: list[InFlight] = []
         self._last_sent = 0  # seq of the newest event handed to paho
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -182,7 +185,7 @@ class MqttPublisher:
         if message.topic == self._ha_status_topic and message.payload == b"online":
             log.info("Home Assistant is back: announcing the entities again")
             self._announce_to_home_assistant()
-            self._state_sent = None  # the sender sends it again
+            self._retained_sent = {}  # the sender sends it all again
             self._wake.set()
 
     # publishing ------------------------------------------------------------------------
@@ -203,7 +206,17 @@ class MqttPublisher:
 
     def publish_state(self, mask: int, no_mask: int) -> None:
         """Retained: who is in view now, and ``ON`` while anyone unmasked is."""
-        self._state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
+        state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
+        self._retain({self.topics.state: json.dumps(state),
+                      self.topics.no_mask: "ON" if no_mask else "OFF"})  # fmt: skip
+
+    def publish_queue_health(self, health: dict) -> None:
+        """Retained: whether events are kept on the card, and if not why (Home Assistant's
+        "Event queue problem")."""
+        self._retain({self.topics.queue: json.dumps(health)})
+
+    def _retain(self, messages: dict[str, str]) -> None:
+        self._retained = {**self._retained, **messages}
         self._wake.set()
 
     def publish_event(self, event: dict) -> int:
@@ -230,31 +243,27 @@ class MqttPublisher:
             self.queue.remove([f.seq for f, ok in zip(self._in_flight, done, strict=True) if ok])
             self._in_flight = [f for f, ok in zip(self._in_flight, done, strict=True) if not ok]
 
-    def _send_state(self, connection: int) -> None:
-        """The retained state, when it changed or the connection is new. After a reconnect
-        paho first resends what it had in flight, older states too: the current one goes
-        out after those are acknowledged, so the broker retains the newest."""
-        self._state_in_flight = [f for f in self._state_in_flight if not f.info.is_published()]
-        state = self._state
-        if state is None or self._state_sent == (state, connection):
+    def _send_retained(self, connection: int) -> None:
+        """Retained topics whose payload changed, or all on a new connection. After a
+        reconnect paho first resends what it had in flight, older payloads too: the
+        current ones go out after those are acknowledged, so the broker keeps the newest."""
+        self._retained_in_flight = [
+            f for f in self._retained_in_flight if not f.info.is_published()
+        ]
+        if any(f.connection < connection for f in self._retained_in_flight):
             return
-        if any(f.connection < connection for f in self._state_in_flight):
-            return
-        alarm = "ON" if state["no_mask"] else "OFF"
-        for topic, payload in (
-            (self.topics.state, json.dumps(state)),
-            (self.topics.no_mask, alarm),
-        ):
-            info = self._publish(topic, payload, retain=True)
-            self._state_in_flight.append(InFlight(None, info, connection))
-        self._state_sent = (state, connection)
+        for topic, payload in self._retained.items():
+            if self._retained_sent.get(topic) != (payload, connection):
+                info = self._publish(topic, payload, retain=True)
+                self._retained_in_flight.append(InFlight(None, info, connection))
+                self._retained_sent[topic] = (payload, connection)
 
     def _send_some(self) -> None:
         self._forget_acknowledged()
         connection = self._connection
         if not self.connected.is_set():
             return
-        self._send_state(connection)
+        self._send_retained(connection)
         if any(f.connection < connection for f in self._in_flight):
             return  # paho resends what an earlier connection left unacknowledged, first
         room = self.config.window - len(self._in_flight)
@@ -340,15 +349,10 @@ class MqttPublisher:
         self._client.loop_start()
         self._sender.start()
 
-    def _state_delivered(self) -> bool:
-        sent, in_flight = self._state_sent, self._state_in_flight
-        if self._state is None:
-            return True
-        return (
-            sent is not None
-            and sent[0] == self._state
-            and all(f.info.is_published() for f in in_flight)
-        )
+    def _retained_delivered(self) -> bool:
+        sent, in_flight = self._retained_sent, self._retained_in_flight
+        current = all(sent.get(t, (None,))[0] == p for t, p in self._retained.items())
+        return current and all(f.info.is_published() for f in in_flight)
 
     def stop(self, timeout: float = 3.0) -> int:
         """Deliver what is queued while time allows, publish ``offline``, disconnect.
@@ -357,7 +361,7 @@ class MqttPublisher:
         deadline = time.monotonic() + timeout
         self.connected.wait(timeout / 2)  # a connection being made gets its chance
         while (
-            (self.queue.depth() or not self._state_delivered())
+            (self.queue.depth() or not self._retained_delivered())
             and self.connected.is_set()
             and time.monotonic() < deadline
         ):

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 
 from edge.bundle import load_bundle
-from edge.clock import Moment
+from edge.clock import Moment, SystemClock
 from edge.config import Config
 from edge.errors import MaskwatchError, open_output
 from edge.events import event_payload, new_run_id
@@ -36,6 +36,7 @@ def replay(config: Config, video: Path, events_path: Path, annotated: Path | Non
     tracker = Tracker(config.tracking, config.pipeline.min_label_score)
     source = VideoFile(video, loop=False)
     fps, start, run_id = source.fps, time.time(), new_run_id()
+    synced = SystemClock(config.clock.trusted).synced()
     writer = None
     seq = frames = 0
     with open_output("--events", events_path) as out:
@@ -44,7 +45,9 @@ def replay(config: Config, video: Path, events_path: Path, annotated: Path | Non
             nonlocal seq
             for event in events:
                 seq += 1
-                payload = event_payload(event.kind, event.track, size, config.device_id, run_id)
+                payload = event_payload(
+                    event.kind, event.track, size, config.device_id, run_id, synced
+                )
                 out.write(json.dumps({**payload, "seq": seq}) + "\n")
 
         try:

@@ -172,7 +172,7 @@ class MaskwatchPublisher:
 
         for event in events:
             self.publisher.publish_event(
-                event_payload(event.kind, event.track, frame_size, "b", "bench")
+                event_payload(event.kind, event.track, frame_size, "b", "bench", True)
             )
         self.sent += len(events)
         return len(events)

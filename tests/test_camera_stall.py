@@ -3,24 +3,13 @@
 import json
 import time
 
-import cv2
-
 from scripts.local_broker import Listener
 from tests.conftest import TOPIC, start_daemon, terminate
-from tests.mjpeg_camera import MjpegCamera
-
-
-def face_scene(face):
-    """The face with its surroundings (twice its size each way), as a doorway camera sees it."""
-    image = cv2.imread(str(face.image))
-    x1, y1, x2, y2 = face.box
-    w, h = x2 - x1, y2 - y1
-    crop = image[max(0, y1 - h) : y2 + h, max(0, x1 - w) : x2 + w]
-    return cv2.imencode(".jpg", cv2.resize(crop, (320, 320 * crop.shape[0] // crop.shape[1])))[1]
+from tests.mjpeg_camera import MjpegCamera, face_scene
 
 
 def test_the_alarm_clears_while_a_stalled_camera_sends_nothing(broker, clear_faces, tmp_path):
-    camera = MjpegCamera(face_scene(clear_faces["no_mask"][0]).tobytes())
+    camera = MjpegCamera(face_scene(clear_faces["no_mask"][0]))
     listener = Listener(broker.port, f"{TOPIC}/#")
     daemon = start_daemon(broker, tmp_path, "--set", "source.kind='capture'",
                           "--set", f"source.device='{camera.url}'",

@@ -15,7 +15,7 @@ import pytest
 from edge.errors import EXIT_CONFIG
 from edge.event_queue import EventQueue
 from scripts.local_broker import Listener, LocalBroker
-from tests.conftest import CONFIG, TOPIC, maskwatch, start_daemon, wait_until
+from tests.conftest import CONFIG, ROOT, TOPIC, maskwatch, start_daemon, wait_until
 
 EVENTS = f"{TOPIC}/events"
 QUEUE_TOPIC = f"{TOPIC}/queue"
@@ -163,6 +163,12 @@ def test_check_reports_a_full_queue_as_degraded_with_the_reason(tmp_path):
     line = next(x for x in result.stdout.splitlines() if x.startswith("queue: "))
     assert line.startswith("queue: FAIL, degraded, events would be held in memory only: ")
     assert "database or disk is full" in line and "free space on the card" in line
+
+
+def test_the_unit_restarts_on_every_failure_but_78():
+    unit = (ROOT / "systemd" / "maskwatch.service").read_text()
+    settings = [line for line in unit.splitlines() if line.startswith("Restart")]
+    assert settings == ["Restart=on-failure", "RestartSec=5", "RestartPreventExitStatus=78"]
 
 
 def test_exit_78_stays_for_configuration_errors(tmp_path):

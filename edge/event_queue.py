@@ -19,6 +19,7 @@ cannot be written (a full card, a read-only remount, I/O errors) raises
 memory. Only a path the configuration got wrong is a :class:`ConfigError`.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -57,6 +58,19 @@ def set_aside(path: Path) -> Path:
         if part.exists():
             part.rename(aside.with_name(aside.name + suffix))
     return aside
+
+
+def peek_last_seq(path: Path) -> int:
+    """The last seq of a queue that cannot be opened for writing, read as an immutable
+    file (0 when even that fails): numbering goes on from there, not from 1."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        ) as db:
+            row = db.execute("SELECT value FROM counters WHERE name = 'last_seq'").fetchone()
+    except sqlite3.Error:
+        return 0
+    return row[0] if row else 0
 
 
 def read_only(folder: Path) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import QueueConfig
-from edge.event_queue import EventQueue, QueuedEvent, QueueUnavailable
+from edge.event_queue import EventQueue, QueuedEvent, QueueUnavailable, peek_last_seq
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class Outbox:
             self._disk = self._open_disk()
             self._last_seq = self._disk.last_seq()
         except QueueUnavailable as error:
+            self._last_seq = peek_last_seq(path)
             self._degrade(str(error))
 
     @classmethod

@@ -19,7 +19,7 @@ import numpy as np
 from edge.bundle import load_bundle
 from edge.clock import Clock, SystemClock
 from edge.config import Config
-from edge.events import event_payload, new_run_id, recovered_end
+from edge.events import event_payload, in_view_entry, new_run_id, recovered_end
 from edge.mqtt import MqttPublisher, read_password
 from edge.outbox import Outbox
 from edge.pipeline import MaskPipeline
@@ -92,20 +92,22 @@ class Daemon:
     def _end_people_left_in_view(self) -> None:
         """The ``end`` events an earlier run could not send: it died with people in view."""
         for last in self.queue.left_in_view():
-            self.publisher.publish_event(recovered_end(last))
-            self.queue.in_view(f"{last['run_id']}/{last['track_id']}", None)
+            end = recovered_end(last)
+            self.publisher.publish_event(end, in_view_entry(end))
             log.info("track %s of run %s ended: it was in view when that run died",
                      last["track_id"], last["run_id"])  # fmt: skip
 
     def _emit(self, events: list[TrackEvent], frame: Frame | None) -> None:
-        device, synced = self.config.device_id, self.clock.synced()
         for event in events:
             payload = event_payload(
-                event.kind, event.track, self.frame_size, device, self.run_id, synced
+                event.kind,
+                event.track,
+                self.frame_size,
+                self.config.device_id,
+                self.run_id,
+                self.clock.synced(),
             )
-            self.publisher.publish_event(payload)
-            self.queue.in_view(f"{self.run_id}/{event.track.track_id}",
-                               None if event.kind == "end" else payload)  # fmt: skip
+            self.publisher.publish_event(payload, in_view_entry(payload))
             self.events_made += 1
             if frame is not None and event.kind == "new" and self.config.snapshot.enabled:
                 box = event.track.face.box if self.config.snapshot.kind == "face" else None

@@ -43,6 +43,7 @@ INSERT OR IGNORE INTO counters VALUES ('last_seq', 0), ('overflowed', 0);
 
 
 CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+InView = tuple[str, dict | None]  # a person's key, and their last event (None: ended)
 
 
 class QueueUnavailable(MaskwatchError):
@@ -154,13 +155,16 @@ class EventQueue:
     def _counter(self, name: str) -> int:
         return self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
 
-    def append(self, make_payload: Callable[[int], str]) -> int:
-        """Store one event; ``make_payload(seq)`` builds it with its sequence number."""
+    def append(self, make_payload: Callable[[int], str], in_view: InView | None = None) -> int:
+        """Store one event; ``make_payload(seq)`` builds it with its sequence number.
+        ``in_view`` updates who is in view in the same transaction (one sync, not two)."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             seq = self._counter("last_seq") + 1
             self._db.execute("UPDATE counters SET value = ? WHERE name = 'last_seq'", (seq,))
             self._db.execute("INSERT INTO events VALUES (?, ?)", (seq, make_payload(seq)))
+            if in_view is not None:
+                self._note_in_view(*in_view)
             excess = self._depth() - self.max_events
             if excess > 0:
                 self._db.execute(
@@ -213,15 +217,14 @@ class EventQueue:
         with self._lock, self._db:
             self._db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
 
-    def in_view(self, track: str, event: dict | None) -> None:
+    def _note_in_view(self, track: str, event: dict | None) -> None:
         """Remember the last event of a person in view; None forgets them (they ended)."""
-        with self._lock, self._db:
-            if event is None:
-                self._db.execute("DELETE FROM in_view WHERE track = ?", (track,))
-            else:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO in_view VALUES (?, ?)", (track, json.dumps(event))
-                )
+        if event is None:
+            self._db.execute("DELETE FROM in_view WHERE track = ?", (track,))
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO in_view VALUES (?, ?)", (track, json.dumps(event))
+            )
 
     def left_in_view(self) -> list[dict]:
         """The last events of people still in view when an earlier run stopped."""

@@ -56,6 +56,12 @@ def event_payload(
     }
 
 
+def in_view_entry(event: dict) -> tuple[str, dict | None]:
+    """The person an event is about, and the event to remember them by (None once they
+    ended): what the queue keeps so that a crash still ends them at the next start."""
+    return f"{event['run_id']}/{event['track_id']}", None if event["type"] == "end" else event
+
+
 def recovered_end(last: dict) -> dict:
     """The ``end`` of a person who was in view when an earlier run died (SIGKILL, power
     cut), made at the next start from that person's last event: ``last_seen`` is the

@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 
 from edge.config import HomeAssistantConfig, MqttConfig
 from edge.errors import ConfigError
-from edge.event_queue import EventQueue
+from edge.event_queue import EventQueue, InView
 from edge.homeassistant import STATUS_TOPIC_SUFFIX, Topics, discovery_messages
 from edge.outbox import Outbox
 
@@ -219,9 +219,12 @@ class MqttPublisher:
         self._retained = {**self._retained, **messages}
         self._wake.set()
 
-    def publish_event(self, event: dict) -> int:
-        """Queue one event durably (it gets its ``seq`` there); returns the seq."""
-        seq = self.queue.append(lambda n: json.dumps({**event, "seq": n}, separators=(",", ":")))
+    def publish_event(self, event: dict, in_view: InView | None = None) -> int:
+        """Queue one event durably (it gets its ``seq`` there); returns the seq.
+        ``in_view``: the person's entry in the queue's record of who is in view."""
+        seq = self.queue.append(
+            lambda n: json.dumps({**event, "seq": n}, separators=(",", ":")), in_view
+        )
         self._wake.set()
         return seq
 

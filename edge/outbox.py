@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import QueueConfig
-from edge.event_queue import EventQueue, QueuedEvent, QueueUnavailable, peek_last_seq
+from edge.event_queue import (
+    EventQueue,
+    InView,
+    QueuedEvent,
+    QueueUnavailable,
+    peek_last_seq,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +136,14 @@ class Outbox:
 
     # the queue -------------------------------------------------------------------------
 
-    def append(self, make_payload: Callable[[int], str]) -> int:
+    def append(self, make_payload: Callable[[int], str], in_view: InView | None = None) -> int:
+        """Numbered on the card, else in memory (where who is in view is not kept: a
+        crash meanwhile leaves those people without their ``end``)."""
         with self._lock:
             self.retry_if_due()
             if not self._problem:
                 try:
-                    self._last_seq = self._disk.append(make_payload)
+                    self._last_seq = self._disk.append(make_payload, in_view)
                     return self._last_seq
                 except WRITE_ERRORS as error:
                     self._write_failed(error)
@@ -183,16 +191,6 @@ class Outbox:
         with self._lock, contextlib.suppress(*WRITE_ERRORS):
             return self._disk.overflowed() if self._disk is not None else 0
         return 0
-
-    def in_view(self, track: str, event: dict | None) -> None:
-        """Best effort: while the card takes no writes, a crash cannot end these people."""
-        with self._lock:
-            if self._problem or self._disk is None:
-                return
-            try:
-                self._disk.in_view(track, event)
-            except WRITE_ERRORS as error:
-                self._write_failed(error)
 
     def left_in_view(self) -> list[dict]:
         with self._lock:

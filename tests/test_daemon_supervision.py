@@ -83,7 +83,7 @@ def test_a_failure_while_stopping_does_not_hide_the_error_that_stopped_the_loop(
         frames.append(1)
         if len(frames) > FRAMES_PER_SCENE:
 
-            def disk_gone(make_payload):
+            def disk_gone(make_payload, in_view=None):
                 raise sqlite3.OperationalError("disk I/O error")
 
             daemon.publisher.queue.append = disk_gone  # the "end" events cannot be stored

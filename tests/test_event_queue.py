@@ -63,16 +63,16 @@ def test_an_unwritable_queue_path_is_one_config_line(tmp_path):
 def test_acknowledged_events_leave_in_one_batch_and_people_in_view_are_remembered(tmp_path):
     path = tmp_path / "events.sqlite3"
     queue = EventQueue(path, max_events=100)
-    for _ in range(5):
+    for _ in range(2):
         queue.append(payload)
+    queue.append(payload, ("run/1", {"track_id": 1, "type": "new"}))
+    queue.append(payload, ("run/2", {"track_id": 2, "type": "new"}))
+    queue.append(payload, ("run/1", {"track_id": 1, "type": "update"}))
+    queue.append(payload, ("run/2", None))  # ended
     queue.remove([1, 2, 4])
-    queue.in_view("run/1", {"track_id": 1, "type": "new"})
-    queue.in_view("run/2", {"track_id": 2, "type": "new"})
-    queue.in_view("run/1", {"track_id": 1, "type": "update"})
-    queue.in_view("run/2", None)  # ended
     queue.close()
     reopened = EventQueue(path, max_events=100)
-    assert [e.seq for e in reopened.after(0, 10)] == [3, 5]
+    assert [e.seq for e in reopened.after(0, 10)] == [3, 5, 6]
     assert reopened.left_in_view() == [{"track_id": 1, "type": "update"}]
     reopened.close()
 

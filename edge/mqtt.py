@@ -25,6 +25,7 @@ import os
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +99,10 @@ class InFlight:
     connection: int
 
 
-def guarded(callback):  # noqa: ANN001, ANN201
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
     """A paho callback that logs its exceptions instead of ending paho's thread."""
 
-    def run(*args):  # noqa: ANN002
+    def run(*args: object) -> None:
         try:
             callback(*args)
         except Exception:
@@ -135,8 +136,7 @@ class MqttPublisher:
         self._retained: dict[str, str] = {}
         self._retained_sent: dict[str, tuple[str, int]] = {}
         self._connection = 0  # counts connections; messages handed to an older one go first
-        # The sender thread's own: what it handed to paho and is not yet acknowledged, and
-        # the state it last sent, on which connection.
+        # The sender thread's own: what it handed to paho and is not yet acknowledged.
         self._in_flight: list[InFlight] = []
         self._retained_in_flight: list[InFlight] = []
         self._last_sent = 0  # seq of the newest event handed to paho

@@ -16,6 +16,7 @@ from edge.errors import EXIT_CONFIG
 from edge.event_queue import EventQueue
 from scripts.local_broker import Listener, LocalBroker
 from tests.conftest import CONFIG, ROOT, TOPIC, maskwatch, start_daemon, wait_until
+from tests.mjpeg_camera import empty_scene
 
 EVENTS = f"{TOPIC}/events"
 QUEUE_TOPIC = f"{TOPIC}/queue"
@@ -155,13 +156,36 @@ def test_a_garbage_queue_file_at_start_is_set_aside_and_the_daemon_runs(broker, 
     listener.close()
 
 
-def test_check_reports_a_full_queue_as_degraded_with_the_reason(tmp_path):
-    path = tmp_path / "events.sqlite3"
+def fill_to_the_cap(path):
+    """A queue file at queue.max_mb = 0.032 (8 pages), as a full card leaves it."""
     queue = EventQueue(path, max_events=10000, max_pages=8)
     with pytest.raises(Exception, match="database or disk is full"):
         for _ in range(100):
             queue.append(lambda seq: json.dumps({"seq": seq, "pad": "x" * 1000}))
+    queued = queue.depth()
     queue.close()
+    return queued
+
+
+def test_a_daemon_restarted_on_a_full_card_runs_and_delivers_what_was_queued(broker, tmp_path):
+    """What systemd's restart meets after a full card killed the old daemon (exit 78 then)."""
+    path = tmp_path / "state" / "events.sqlite3"
+    path.parent.mkdir()
+    queued = fill_to_the_cap(path)
+    listener = Listener(broker.port, EVENTS)
+    nobody = tmp_path / "nobody"
+    nobody.mkdir()
+    (nobody / "empty.jpg").write_bytes(empty_scene())
+    daemon = start_daemon(broker, nobody, "--set", "queue.max_mb=0.032", queue=path)
+    _, stderr = daemon.communicate(timeout=120)
+    assert daemon.returncode == 0, stderr
+    assert listener.wait_for(lambda lst: len(lst.payloads(EVENTS)) == queued, 20), stderr
+    listener.close()
+
+
+def test_check_reports_a_full_queue_as_degraded_with_the_reason(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    fill_to_the_cap(path)
     result = maskwatch("check", "--config", str(CONFIG), "--set", f"queue.path={path}",
                        "--set", "queue.max_mb=0.032")  # fmt: skip
     line = next(x for x in result.stdout.splitlines() if x.startswith("queue: "))
@@ -183,3 +207,23 @@ def test_exit_78_stays_for_configuration_errors(tmp_path):
                        "--set", f"queue.path={blocker / 'events.sqlite3'}")  # fmt: skip
     assert result.returncode == EXIT_CONFIG
     assert "queue.path" in result.stderr and "cannot make its folder" in result.stderr
+
+
+@ROOT_ONLY
+def test_a_daemon_started_on_a_full_tmpfs_runs(broker, tmp_path):
+    """The reported failure: a full card at start used to be exit 78, and no restart."""
+    with tmpfs(tmp_path / "card", "256k") as card:
+        queue = EventQueue(card / "events.sqlite3", max_events=10000)
+        with pytest.raises(Exception, match="database or disk is full"):
+            for _ in range(1000):
+                queue.append(lambda seq: json.dumps({"seq": seq, "pad": "x" * 1000}))
+        queue.close()
+        with contextlib.suppress(OSError), (card / "filler").open("wb") as filler:
+            filler.write(b"\0" * 262144)  # whatever room is left
+        frames = tmp_path / "frames"
+        frames.mkdir()
+        (frames / "empty.jpg").write_bytes(empty_scene())
+        daemon = start_daemon(broker, frames, queue=card / "events.sqlite3")
+        _, stderr = daemon.communicate(timeout=120)
+    assert daemon.returncode == 0, stderr
+    assert "holding events in memory" in stderr and "Traceback" not in stderr

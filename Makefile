@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate detector-report demo test lint \
         format clean \
-        install uninstall deploy bench arm64-smoke
+        install uninstall deploy bench arm64-smoke soak
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -106,6 +106,13 @@ deploy: bundle/manifest.json
 # docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
 bench: system-deps setup
 	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --out docs/benchmarks.md
+
+# The daemon at full speed for MINUTES (default 60) against a local mosquitto: RSS, open
+# descriptors and threads every minute, exit 1 if any grew; the table goes to docs/soak.md.
+# Not part of 'make test'. On a shared machine: nice -n 19 make soak MINUTES=60.
+MINUTES ?= 60
+soak: | $(VENV)/.installed
+	$(BIN)/python -m scripts.soak --minutes $(MINUTES) --data-root $(DATA) --out docs/soak.md
 
 # The device code on arm64 under qemu-user (as root: apt installs qemu-user-static and
 # debootstrap); its output is recorded in docs/arm64.md. Too slow for 'make test'.

@@ -1,9 +1,10 @@
 """``maskwatch check``: is this device ready to run? One line per part, non-zero on failure.
 
 Checks the configuration, the bundle (both models loaded), the frame source (one frame
-read), the event queue (writable) and the broker (connected and accepted, with TLS and
-the password as configured), and, when ``[web]`` is enabled, the status page (its
-address free, a password where one is needed). Nothing is published.
+read), the event queue (opened and written to: a full or read-only card is reported as a
+degraded queue), the broker (connected and accepted, with TLS and the password as
+configured) and, when ``[web]`` is enabled, the status page (its address free, a password
+where one is needed). Nothing is published.
 """
 
 import threading
@@ -15,8 +16,9 @@ import paho.mqtt.client as mqtt
 from edge.bundle import load_bundle
 from edge.config import Config
 from edge.errors import MaskwatchError
-from edge.event_queue import EventQueue
+from edge.event_queue import EventQueue, QueueUnavailable
 from edge.mqtt import configure_security, read_password
+from edge.outbox import WRITE_ERRORS, max_pages
 from edge.pipeline import MaskPipeline
 from edge.sources import open_source
 from edge.web import open_status_page
@@ -51,9 +53,19 @@ def check_source(config: Config) -> str:
 
 
 def check_queue(config: Config) -> str:
-    queue = EventQueue(config.queue.file, config.queue.max_events)
+    """Opened (a corrupt file is set aside, as at start) and written to, as events are."""
     try:
+        queue = EventQueue(config.queue.file, config.queue.max_events, max_pages(config.queue))
+    except QueueUnavailable as error:
+        raise MaskwatchError(f"degraded, events would be held in memory only: {error}") from None
+    try:
+        queue.probe()
         return f"{config.queue.file} ({queue.depth()} events waiting)"
+    except WRITE_ERRORS as error:
+        raise MaskwatchError(
+            f"degraded, events would be held in memory only: {config.queue.file} cannot be "
+            f"written ({error}); free space on the card, or check it (dmesg)"
+        ) from None
     finally:
         queue.close()
 

@@ -11,7 +11,7 @@ import cv2
 
 from edge.bundle import load_bundle
 from edge.config import RUNTIMES, load_config
-from edge.errors import ImageError, MaskwatchError
+from edge.errors import ImageError, MaskwatchError, open_output
 from edge.images import annotate, read_image
 from edge.logs import setup_logging
 from edge.pipeline import MaskPipeline
@@ -23,9 +23,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON line per image; an unreadable image is reported and skipped."""
     pipeline = MaskPipeline.from_bundle_dir(args.bundle, args.threads, args.runtime)
     if args.annotate:
-        args.annotate.mkdir(parents=True, exist_ok=True)
+        try:
+            args.annotate.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MaskwatchError(
+                f"--annotate {args.annotate}: cannot make the folder ({error.strerror})"
+            ) from None
     failures = 0
-    with args.json.open("w") as out:
+    with open_output("--json", args.json) as out:
         for path in args.images:
             try:
                 image = read_image(path)

@@ -167,9 +167,15 @@ class SnapshotConfig:
 class QueueConfig:
     path: Path | None = None  # unset: $STATE_DIRECTORY/events.sqlite3, else ./state/
     max_events: int = 10000
+    memory_events: int = 1000  # held in memory while the card takes no writes
+    retry_interval: float = 30.0  # seconds between attempts to write to the card again
+    max_mb: float = 0.0  # the most the queue file may take; 0 = no limit
 
     def validate(self) -> None:
         _at_least("queue.max_events", self.max_events, 1)
+        _at_least("queue.memory_events", self.memory_events, 1)
+        _at_least("queue.retry_interval", self.retry_interval, 0.1)
+        _at_least("queue.max_mb", self.max_mb, 0.0)
 
     @property
     def file(self) -> Path:
@@ -177,6 +183,11 @@ class QueueConfig:
             return self.path
         state = os.environ.get("STATE_DIRECTORY", "state").split(":")[0]
         return Path(state).resolve() / "events.sqlite3"
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    trusted: bool = False  # the wall clock is right from boot (an RTC, chrony, ntpd)
 
 
 @dataclass(frozen=True)
@@ -241,6 +252,7 @@ class Config:
     homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
 
@@ -361,9 +373,17 @@ def load_config(
     data: dict = {}
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found; pass --config FILE") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder; pass the TOML file, --config FILE") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{path}: not UTF-8 text (byte {error.start}); save the config as UTF-8"
+            ) from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: not valid TOML ({error})") from None
         _resolve_paths(data, path.parent)

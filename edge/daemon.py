@@ -1,19 +1,27 @@
-"""``maskwatch run``: frames in, per-person events (new / update / end) out over MQTT."""
+"""``maskwatch run``: frames in, per-person events (new / update / end) out over MQTT.
+
+Durations (tracking, stats intervals) run on the monotonic clock; between frames, and
+while the camera delivers none, the people in view still age and end on time. systemd's
+watchdog is fed only while the frame loop, the MQTT sender and paho's network thread
+all live.
+"""
 
 import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import cv2
 import numpy as np
 
 from edge.bundle import load_bundle
+from edge.clock import Clock, SystemClock
 from edge.config import Config
-from edge.event_queue import EventQueue
-from edge.events import event_payload
+from edge.events import event_payload, in_view_entry, new_run_id, recovered_end
 from edge.mqtt import MqttPublisher, read_password
+from edge.outbox import Outbox
 from edge.pipeline import MaskPipeline
 from edge.sources import Frame, FrameSource, LiveSource, open_source
 from edge.stats import (
@@ -57,11 +65,13 @@ def snapshot_jpeg(image: np.ndarray, box: tuple[int, int, int, int] | None, qual
 class Daemon:
     """One frame loop: source -> pipeline -> tracker -> queue -> MQTT, with stats."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or SystemClock(config.clock.trusted)
+        self.run_id = new_run_id()
         bundle = load_bundle(config.bundle.path)
         self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
-        self.queue = EventQueue(config.queue.file, config.queue.max_events)
+        self.queue = Outbox.from_config(config.queue)
         if self.queue.depth():
             log.info("%d events queued by an earlier run are sent first", self.queue.depth())
         self.publisher = MqttPublisher(
@@ -69,6 +79,7 @@ class Daemon:
             self.queue, read_password(config.mqtt),
         )  # fmt: skip
         self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
+        self._end_people_left_in_view()
         self.web = open_status_page(config) if config.web.enabled else None
         self.times = StageTimes()
         self.rate = FrameRate()
@@ -80,11 +91,25 @@ class Daemon:
         self._fps = 0.0
         self._next_stats = self.started + config.mqtt.stats_interval
 
+    def _end_people_left_in_view(self) -> None:
+        """The ``end`` events an earlier run could not send: it died with people in view."""
+        for last in self.queue.left_in_view():
+            end = recovered_end(last)
+            self.publisher.publish_event(end, in_view_entry(end))
+            log.info("track %s of run %s ended: it was in view when that run died",
+                     last["track_id"], last["run_id"])  # fmt: skip
+
     def _emit(self, events: list[TrackEvent], frame: Frame | None) -> None:
         for event in events:
-            self.publisher.publish_event(
-                event_payload(event.kind, event.track, self.frame_size, self.config.device_id)
+            payload = event_payload(
+                event.kind,
+                event.track,
+                self.frame_size,
+                self.config.device_id,
+                self.run_id,
+                self.clock.synced(),
             )
+            self.publisher.publish_event(payload, in_view_entry(payload))
             self.events_made += 1
             if frame is not None and event.kind == "new" and self.config.snapshot.enabled:
                 box = event.track.face.box if self.config.snapshot.kind == "face" else None
@@ -97,10 +122,13 @@ class Daemon:
             self._state = state
 
     def handle(self, frame: Frame) -> None:
+        at = self.clock.now()
+        self.times.record("read", frame.read_ms)
+        self.times.record("decode", frame.decode_ms)
         faces = self.pipeline.process(frame.image, self.times)
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
         with self.times.measure("track"):
-            events = self.tracker.update(faces, frame.timestamp)
+            events = self.tracker.update(faces, at)
         with self.times.measure("publish"):
             self._emit(events, frame)
         self.faces_seen += len(faces)
@@ -120,6 +148,8 @@ class Daemon:
             "latency_ms": self.times.summary(),
             "queue_depth": self.queue.depth(),
             "queue_overflowed": self.queue.overflowed(),
+            "queue": self.queue.health().as_json(),
+            "clock_synced": self.clock.synced(),
             "cpu_temp_c": cpu_temperature(),
             "source": source.status,
         }
@@ -143,6 +173,13 @@ class Daemon:
             "peak_rss_mb": peak_resident_mb(),
         }
 
+    def watch_queue(self) -> None:
+        """The card taking writes again, and every change of the queue's health, retained."""
+        self.queue.retry_if_due()
+        if self.queue.changed.is_set():
+            self.queue.changed.clear()
+            self.publisher.publish_queue_health(self.queue.health().as_json())
+
     def maybe_publish_stats(self, source: FrameSource) -> None:
         now = time.monotonic()
         if now >= self._next_stats:
@@ -151,44 +188,67 @@ class Daemon:
 
     def run(self, stop: StopFlag) -> int:
         source = open_source(self.config.source)
+        self.queue.changed.set()  # the queue's health, retained from the start
         self.publisher.start()
         if self.web is not None:
             self.web.start(lambda: self.page_health(source))
         frames = source.frames()
         try:
             while not stop.event.is_set():
-                with self.times.measure("read"):
-                    frame = next(frames, StopIteration)
+                frame = next(frames, StopIteration)
                 if frame is StopIteration:
                     break
+                healthy = self.publisher.supervise()
                 if frame is not None:
                     self.handle(frame)
-                    self.notifier.frame_done(lambda: self.status(source))
-                elif isinstance(source, LiveSource) and source.waiting_to_reopen:
-                    self.notifier.idle(lambda: self.status(source))  # alive; a hung camera: not
+                    if healthy:
+                        self.notifier.frame_done(lambda: self.status(source))
+                else:  # no frame: the people in view still age, and end on time
+                    self._emit(self.tracker.expire(self.clock.now().monotonic), None)
+                    if healthy and isinstance(source, LiveSource) and source.waiting_to_reopen:
+                        self.notifier.idle(lambda: self.status(source))  # a hung camera: not
+                self.watch_queue()
                 self.maybe_publish_stats(source)
         finally:
-            self.notifier.stopping()
-            if self.web is not None:
-                self.web.stop()
-            frames.close()
-            source.close()
-            self._emit(self.tracker.expire(), None)  # the people in view leave with the daemon
-            self.publisher.publish_stats(self.stats(source))
-            queued = self.publisher.stop(timeout=2.5)  # SIGTERM to exit: under 5 s in all
-            self.queue.close()
-            seconds = time.monotonic() - self.started
-            log.info("processed %d frames, %d faces, %d events in %.1f s", self.rate.frames,
-                     self.faces_seen, self.events_made, seconds)  # fmt: skip
+            queued = self._shut_down(source, frames)
         if queued:
             log.warning("%d events stay queued in %s; they are sent at the next start",
                         queued, self.config.queue.file)  # fmt: skip
         return 0
 
+    def _shut_down(self, source: FrameSource, frames: Iterator) -> int:
+        """Each step on its own: one that fails is logged and the others still run, and an
+        exception that ended the frame loop is not hidden. Returns the events left queued."""
+        queued = 0
 
-def run(config: Config, stop: StopFlag | None = None) -> int:
+        def step(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except Exception as error:  # noqa: BLE001  (logged; shutting down regardless)
+                log.error("while stopping, %s failed: %s: %s", what, type(error).__name__, error)
+
+        def stop_publisher() -> None:
+            nonlocal queued
+            queued = self.publisher.stop(timeout=2.5)  # SIGTERM to exit: under 5 s in all
+
+        step("notifying systemd", self.notifier.stopping)
+        if self.web is not None:
+            step("stopping the status page", self.web.stop)
+        step("closing the source", lambda: (frames.close(), source.close()))
+        # the people in view leave with the daemon
+        step("ending the tracks", lambda: self._emit(self.tracker.expire(), None))
+        step("sending stats", lambda: self.publisher.publish_stats(self.stats(source)))
+        step("stopping MQTT", stop_publisher)
+        step("closing the queue", self.queue.close)
+        seconds = time.monotonic() - self.started
+        log.info("processed %d frames, %d faces, %d events in %.1f s", self.rate.frames,
+                 self.faces_seen, self.events_made, seconds)  # fmt: skip
+        return queued
+
+
+def run(config: Config, stop: StopFlag | None = None, clock: Clock | None = None) -> int:
     """Run until the source ends or a stop signal; returns the process exit code."""
     if stop is None:
         stop = StopFlag()
         stop.install()
-    return Daemon(config).run(stop)
+    return Daemon(config, clock).run(stop)

@@ -1,5 +1,8 @@
 """Errors a user can act on. Each carries one line naming what is wrong and what to do."""
 
+from pathlib import Path
+from typing import TextIO
+
 # sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops on it.
 EXIT_CONFIG = 78
 EXIT_FAILURE = 1
@@ -29,3 +32,11 @@ class ImageError(MaskwatchError):
 
 class SourceError(MaskwatchError):
     """A frame source (folder, video file, camera) cannot be opened."""
+
+
+def open_output(option: str, path: Path) -> TextIO:
+    """``path`` opened for writing, or one line naming the option and why it cannot be."""
+    try:
+        return path.open("w")
+    except OSError as error:
+        raise MaskwatchError(f"{option} {path}: cannot write it ({error.strerror})") from None

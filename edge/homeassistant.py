@@ -30,6 +30,7 @@ class Topics:
     no_mask: str
     stats: str
     snapshot: str
+    queue: str  # retained: {"state": "disk" | "memory", "reason": ..., "lost": n}
 
     @classmethod
     def under(cls, base: str) -> "Topics":
@@ -94,6 +95,14 @@ def discovery_messages(
             "state_class": "measurement",
             "entity_category": "diagnostic",
             "icon": "mdi:speedometer",
+        },
+        ("binary_sensor", "queue_problem"): {
+            "name": "Event queue problem",
+            "state_topic": topics.queue,
+            "value_template": "{{ 'ON' if value_json.state != 'disk' else 'OFF' }}",
+            "json_attributes_topic": topics.queue,
+            "device_class": "problem",
+            "entity_category": "diagnostic",
         },
     }
     return {

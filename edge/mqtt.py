@@ -2,10 +2,17 @@
 
 Events go through the durable :class:`~edge.event_queue.EventQueue`: the frame loop
 appends them, a sender thread hands them to paho in order (at most ``window`` not yet
-acknowledged), and each leaves the queue when the broker's PUBACK arrives. After a
-reconnect, paho first resends what it had in flight; the sender waits for those
-acknowledgements before it sends newer events, so subscribers see them in order.
-Whatever is still queued when the daemon stops (or dies) is sent at its next start.
+acknowledged) and keeps each ``(seq, MQTTMessageInfo)`` pair; the same thread deletes
+the acknowledged ones from the queue in batches. SQLite never runs in paho's network
+thread, whose callbacks only set flags. After a reconnect, paho first resends what it
+had in flight; the sender waits for those acknowledgements before it sends newer
+events, so subscribers see them in order. Whatever is still queued when the daemon
+stops (or dies) is sent at its next start. With ``mqtt.qos = 0`` an event leaves the
+queue as soon as paho has taken it (at most once: an outage can lose it).
+
+Both threads are supervised: :meth:`MqttPublisher.supervise`, called from the frame
+loop, restarts a sender or network thread that died, and says the publisher is unhealthy
+(so the daemon stops feeding systemd's watchdog) when one dies again soon after.
 
 Retained topics say what holds now: ``availability`` (the broker's last will turns it
 ``offline``), ``state`` and ``no_mask``, and Home Assistant's discovery configs, all
@@ -17,19 +24,23 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
 from edge.config import HomeAssistantConfig, MqttConfig
 from edge.credentials import read_secret
 from edge.errors import ConfigError
-from edge.event_queue import EventQueue
+from edge.event_queue import EventQueue, InView
 from edge.homeassistant import STATUS_TOPIC_SUFFIX, Topics, discovery_messages
+from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
-EARLY_ACK_SECONDS = 5.0
+SENDER_STALL_SECONDS = 60.0  # a sender thread silent this long counts as hung
+RESTART_GRACE_SECONDS = 60.0  # a thread that dies again this soon is not restarted again
 CREDENTIAL_NAME = "mqtt_password"  # systemd LoadCredential=mqtt_password:...
 PASSWORD_VARIABLE = "MASKWATCH_MQTT_PASSWORD"
 
@@ -64,6 +75,29 @@ def configure_security(client: mqtt.Client, config: MqttConfig, password: str | 
         raise ConfigError(f"config key mqtt.tls_ca / tls_cert / tls_key: {error}") from None
 
 
+@dataclass
+class InFlight:
+    """A message handed to paho (an event, or None for the retained state), on the
+    connection it was handed to."""
+
+    seq: int | None
+    info: mqtt.MQTTMessageInfo
+    connection: int
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A paho callback that logs its exceptions instead of ending paho's thread."""
+
+    def run(*args: object) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("MQTT callback %s failed; carrying on", callback.__name__)
+
+    run.__name__ = callback.__name__
+    return run
+
+
 class MqttPublisher:
     def __init__(
         self,
@@ -71,7 +105,7 @@ class MqttPublisher:
         homeassistant: HomeAssistantConfig,
         device_slug: str,
         device_name: str,
-        queue: EventQueue,
+        queue: Outbox | EventQueue,
         password: str | None = None,
     ) -> None:
         self.config = config
@@ -83,19 +117,20 @@ class MqttPublisher:
         )
         self._announce = homeassistant.discovery
         self._ha_status_topic = f"{homeassistant.prefix}/{STATUS_TOPIC_SUFFIX}"
-        self._state: dict | None = None
-        self._lock = threading.Lock()
-        # mid -> (event seq or None for other messages, the connection it was handed to)
-        self._unacked: dict[int, tuple[int | None, int]] = {}
-        # mid -> when: acknowledged before publish() returned the mid (QoS 0 messages too:
-        # paho reports them sent). Kept a few seconds only, so a mid paho reuses after
-        # wrapping around can never match a stale entry.
-        self._acked_early: dict[int, float] = {}
-        self._connection = 0  # counts connections; events handed to an older one go first
+        # Retained topic -> payload: what should hold now, set by the frame loop and sent
+        # by the sender thread; and what it last sent there, on which connection.
+        self._retained: dict[str, str] = {}
+        self._retained_sent: dict[str, tuple[str, int]] = {}
+        self._connection = 0  # counts connections; messages handed to an older one go first
+        # The sender thread's own: what it handed to paho and is not yet acknowledged.
+        self._in_flight: list[InFlight] = []
+        self._retained_in_flight: list[InFlight] = []
         self._last_sent = 0  # seq of the newest event handed to paho
         self._wake = threading.Event()
         self._closing = threading.Event()
-        self._sender = threading.Thread(target=self._send_forever, name="mqtt-sender", daemon=True)
+        self._sender_beat = time.monotonic()
+        self._sender = self._new_sender()
+        self._restarted: dict[str, float] = {}  # thread -> when it was last restarted
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id or f"maskwatch-{device_slug}",
@@ -103,11 +138,10 @@ class MqttPublisher:
         configure_security(self._client, config, password)
         self._client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=round(config.reconnect_max))
-        self._client.on_connect = self._on_connect
-        self._client.on_connect_fail = self._on_connect_fail
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._client.on_message = self._on_message
+        self._client.on_connect = guarded(self._on_connect)
+        self._client.on_connect_fail = guarded(self._on_connect_fail)
+        self._client.on_disconnect = guarded(self._on_disconnect)
+        self._client.on_message = guarded(self._on_message)
 
     # paho's network thread -------------------------------------------------------------
 
@@ -117,15 +151,12 @@ class MqttPublisher:
                       "password)", self.config.host, self.config.port, reason_code)  # fmt: skip
             return
         log.info("connected to broker %s:%s", self.config.host, self.config.port)
-        with self._lock:
-            self._connection += 1
         self._publish(self.topics.availability, ONLINE, retain=True)
         self._announce_to_home_assistant()
         client.subscribe(self._ha_status_topic, qos=1)
-        if self._state is not None:
-            self._publish_state(self._state)
+        self._connection += 1
         self.connected.set()
-        self._wake.set()
+        self._wake.set()  # the sender sends the state and the events
 
     def _on_connect_fail(self, client, userdata) -> None:  # noqa: ANN001
         log.warning("cannot connect to broker %s:%s (check mqtt.host, mqtt.port and TLS); "
@@ -136,39 +167,22 @@ class MqttPublisher:
         if reason_code.value != 0:
             log.warning("lost the broker (%s); reconnecting", reason_code)
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
-        with self._lock:
-            if mid not in self._unacked:
-                now = time.monotonic()
-                self._acked_early = {m: t for m, t in self._acked_early.items()
-                                     if now - t < EARLY_ACK_SECONDS}  # fmt: skip
-                self._acked_early[mid] = now
-                return
-            seq, _ = self._unacked.pop(mid)
-        if seq is not None:
-            self.queue.remove(seq)
-            self._wake.set()
-
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
         if message.topic == self._ha_status_topic and message.payload == b"online":
             log.info("Home Assistant is back: announcing the entities again")
             self._announce_to_home_assistant()
-            if self._state is not None:
-                self._publish_state(self._state)
+            self._retained_sent = {}  # the sender sends it all again
+            self._wake.set()
 
     # publishing ------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False,
-                 seq: int | None = None) -> mqtt.MQTTMessageInfo:  # fmt: skip
+    def _publish(self, topic: str, payload: str | bytes, qos: int = 1,
+                 retain: bool = False) -> mqtt.MQTTMessageInfo:  # fmt: skip
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if qos == 0:
-            return info
-        with self._lock:
-            early = self._acked_early.pop(info.mid, None) is not None
-            if not early:
-                self._unacked[info.mid] = (seq, self._connection)
-        if early and seq is not None:
-            self.queue.remove(seq)
+        if qos and info.rc == mqtt.MQTT_ERR_NO_CONN:
+            # The connection dropped meanwhile: paho keeps the message queued and sends it
+            # after the reconnect; only its first attempt failed.
+            info.rc = mqtt.MQTT_ERR_SUCCESS
         return info
 
     def _announce_to_home_assistant(self) -> None:
@@ -176,19 +190,27 @@ class MqttPublisher:
         for topic, payload in self.discovery.items():
             self._publish(topic, payload if self._announce else "", retain=True)
 
-    def _publish_state(self, state: dict) -> None:
-        self._publish(self.topics.state, json.dumps(state), retain=True)
-        self._publish(self.topics.no_mask, "ON" if state["no_mask"] else "OFF", retain=True)
-
     def publish_state(self, mask: int, no_mask: int) -> None:
         """Retained: who is in view now, and ``ON`` while anyone unmasked is."""
-        self._state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
-        if self.connected.is_set():
-            self._publish_state(self._state)
+        state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
+        self._retain({self.topics.state: json.dumps(state),
+                      self.topics.no_mask: "ON" if no_mask else "OFF"})  # fmt: skip
 
-    def publish_event(self, event: dict) -> int:
-        """Queue one event durably (it gets its ``seq`` there); returns the seq."""
-        seq = self.queue.append(lambda n: json.dumps({**event, "seq": n}, separators=(",", ":")))
+    def publish_queue_health(self, health: dict) -> None:
+        """Retained: whether events are kept on the card, and if not why (Home Assistant's
+        "Event queue problem")."""
+        self._retain({self.topics.queue: json.dumps(health)})
+
+    def _retain(self, messages: dict[str, str]) -> None:
+        self._retained = {**self._retained, **messages}
+        self._wake.set()
+
+    def publish_event(self, event: dict, in_view: InView | None = None) -> int:
+        """Queue one event durably (it gets its ``seq`` there); returns the seq.
+        ``in_view``: the person's entry in the queue's record of who is in view."""
+        seq = self.queue.append(
+            lambda n: json.dumps({**event, "seq": n}, separators=(",", ":")), in_view
+        )
         self._wake.set()
         return seq
 
@@ -203,21 +225,110 @@ class MqttPublisher:
 
     # the sender thread -----------------------------------------------------------------
 
+    def _forget_acknowledged(self) -> None:
+        """Delete the events the broker has acknowledged from the queue, in one batch."""
+        done = [f.info.is_published() for f in self._in_flight]  # one look: acks keep coming
+        if any(done):
+            self.queue.remove([f.seq for f, ok in zip(self._in_flight, done, strict=True) if ok])
+            self._in_flight = [f for f, ok in zip(self._in_flight, done, strict=True) if not ok]
+
+    def _send_retained(self, connection: int) -> None:
+        """Retained topics whose payload changed, or all on a new connection. After a
+        reconnect paho first resends what it had in flight, older payloads too: the
+        current ones go out after those are acknowledged, so the broker keeps the newest."""
+        self._retained_in_flight = [
+            f for f in self._retained_in_flight if not f.info.is_published()
+        ]
+        if any(f.connection < connection for f in self._retained_in_flight):
+            return
+        for topic, payload in self._retained.items():
+            if self._retained_sent.get(topic) != (payload, connection):
+                info = self._publish(topic, payload, retain=True)
+                self._retained_in_flight.append(InFlight(None, info, connection))
+                self._retained_sent[topic] = (payload, connection)
+
     def _send_some(self) -> None:
-        with self._lock:
-            events = [c for seq, c in self._unacked.values() if seq is not None]
-            if not self.connected.is_set() or any(c < self._connection for c in events):
-                return  # paho resends what an earlier connection left unacknowledged, first
-            room = self.config.window - len(events)
+        self._forget_acknowledged()
+        connection = self._connection
+        if not self.connected.is_set():
+            return
+        self._send_retained(connection)
+        if any(f.connection < connection for f in self._in_flight):
+            return  # paho resends what an earlier connection left unacknowledged, first
+        room = self.config.window - len(self._in_flight)
+        handed: list[InFlight] = []
         for event in self.queue.after(self._last_sent, room) if room > 0 else ():
-            self._publish(self.topics.events, event.payload, qos=self.config.qos, seq=event.seq)
+            info = self._publish(self.topics.events, event.payload, qos=self.config.qos)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:  # QoS 0 and the connection just dropped
+                break
             self._last_sent = event.seq
+            handed.append(InFlight(event.seq, info, connection))
+        if self.config.qos == 0 and handed:  # handed over is delivered, as far as QoS 0 goes
+            self.queue.remove([f.seq for f in handed])
+        elif handed:
+            self._in_flight += handed
 
     def _send_forever(self) -> None:
+        """The sender's body: one failed round (a busy or failing disk) is logged, then
+        retried; it never ends the thread."""
+        failures = 0
         while not self._closing.is_set():
-            self._wake.wait(0.5)
+            self._sender_beat = time.monotonic()
+            self._wake.wait(min(0.5 * 2**failures, 5.0))
             self._wake.clear()
-            self._send_some()
+            try:
+                self._send_some()
+                failures = 0
+            except Exception as error:
+                failures = min(failures + 1, 4)
+                log.error("MQTT sender: %s: %s; retrying", type(error).__name__, error)
+
+    def _new_sender(self) -> threading.Thread:
+        return threading.Thread(target=self._send_forever, name="mqtt-sender", daemon=True)
+
+    # supervision -----------------------------------------------------------------------
+
+    def _network_alive(self) -> bool:
+        thread = self._client._thread  # paho sets it to None when its loop ends
+        return thread is not None and thread.is_alive()
+
+    def _sender_alive(self) -> bool:
+        stalled = time.monotonic() - self._sender_beat > SENDER_STALL_SECONDS
+        return self._sender.is_alive() and not stalled
+
+    def _may_restart(self, name: str) -> bool:
+        """Once per grace period: a thread that keeps dying needs a fresh process."""
+        last = self._restarted.get(name)
+        now = time.monotonic()
+        if last is not None and now - last < RESTART_GRACE_SECONDS:
+            return False
+        self._restarted[name] = now
+        return True
+
+    def supervise(self) -> bool:
+        """Restart a sender or network thread that died (logged); True while both live.
+
+        A thread that dies again within ``RESTART_GRACE_SECONDS`` of its restart is left
+        dead and False returned: the daemon then stops feeding systemd's watchdog, and
+        systemd restarts the whole process."""
+        if self._closing.is_set():
+            return True
+        healthy = True
+        if not self._sender_alive():
+            if self._sender.is_alive() or not self._may_restart("sender"):
+                healthy = False  # a hung thread cannot be replaced safely
+            else:
+                log.error("the MQTT sender thread died; restarting it")
+                self._sender_beat = time.monotonic()
+                self._sender = self._new_sender()
+                self._sender.start()
+        if not self._network_alive():
+            if not self._may_restart("network"):
+                healthy = False
+            else:
+                log.error("the MQTT network thread died; restarting it")
+                self._client.loop_start()
+        return healthy
 
     # life cycle ------------------------------------------------------------------------
 
@@ -227,9 +338,10 @@ class MqttPublisher:
         self._client.loop_start()
         self._sender.start()
 
-    def _awaiting(self, mid: int) -> bool:
-        with self._lock:
-            return mid in self._unacked
+    def _retained_delivered(self) -> bool:
+        sent, in_flight = self._retained_sent, self._retained_in_flight
+        current = all(sent.get(t, (None,))[0] == p for t, p in self._retained.items())
+        return current and all(f.info.is_published() for f in in_flight)
 
     def stop(self, timeout: float = 3.0) -> int:
         """Deliver what is queued while time allows, publish ``offline``, disconnect.
@@ -237,14 +349,20 @@ class MqttPublisher:
         Returns how many events stay queued for the next start."""
         deadline = time.monotonic() + timeout
         self.connected.wait(timeout / 2)  # a connection being made gets its chance
-        while self.queue.depth() and self.connected.is_set() and time.monotonic() < deadline:
+        while (
+            (self.queue.depth() or not self._retained_delivered())
+            and self.connected.is_set()
+            and time.monotonic() < deadline
+        ):
             self._wake.set()
             time.sleep(0.02)
         self._closing.set()
         self._sender.join(timeout=1.0)
+        if not self._sender.is_alive():
+            self._forget_acknowledged()  # what was acknowledged since the sender's last round
         if self.connected.is_set():
             offline = self._publish(self.topics.availability, OFFLINE, retain=True)
-            while self._awaiting(offline.mid) and time.monotonic() < deadline + 0.5:
+            while not offline.is_published() and time.monotonic() < deadline + 0.5:
                 time.sleep(0.02)
         self._client.disconnect()
         self._client.loop_stop()

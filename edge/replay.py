@@ -13,8 +13,10 @@ from pathlib import Path
 import cv2
 
 from edge.bundle import load_bundle
+from edge.clock import Moment, SystemClock
 from edge.config import Config
-from edge.events import event_payload
+from edge.errors import MaskwatchError, open_output
+from edge.events import event_payload, new_run_id
 from edge.images import annotate
 from edge.pipeline import MaskPipeline
 from edge.sources import VideoFile
@@ -23,32 +25,45 @@ from edge.tracker import Tracker
 log = logging.getLogger(__name__)
 
 
+def video_time(start: float, offset: float) -> Moment:
+    """The moment ``offset`` seconds into the video, on both clocks."""
+    return Moment(offset, start + offset)
+
+
 def replay(config: Config, video: Path, events_path: Path, annotated: Path | None) -> int:
     """Writes the events (and the annotated video); returns how many events there were."""
     pipeline = MaskPipeline.from_config(load_bundle(config.bundle.path), config.pipeline)
     tracker = Tracker(config.tracking, config.pipeline.min_label_score)
     source = VideoFile(video, loop=False)
-    fps, start = source.fps, time.time()
+    fps, start, run_id = source.fps, time.time(), new_run_id()
+    synced = SystemClock(config.clock.trusted).synced()
     writer = None
     seq = frames = 0
-    with events_path.open("w") as out:
+    with open_output("--events", events_path) as out:
 
         def write(events: list, size: tuple[int, int]) -> None:
             nonlocal seq
             for event in events:
                 seq += 1
-                payload = event_payload(event.kind, event.track, size, config.device_id)
+                payload = event_payload(
+                    event.kind, event.track, size, config.device_id, run_id, synced
+                )
                 out.write(json.dumps({**payload, "seq": seq}) + "\n")
 
         try:
             for frames, frame in enumerate(source.frames(), start=1):
                 size = (frame.image.shape[1], frame.image.shape[0])
                 faces = pipeline.process(frame.image)
-                write(tracker.update(faces, start + (frames - 1) / fps), size)
+                write(tracker.update(faces, video_time(start, (frames - 1) / fps)), size)
                 if annotated is not None:
                     if writer is None:
                         fourcc = cv2.VideoWriter_fourcc(*"mp4v")
                         writer = cv2.VideoWriter(str(annotated), fourcc, fps, size)
+                        if not writer.isOpened():
+                            raise MaskwatchError(
+                                f"--annotate {annotated}: OpenCV cannot write this video; "
+                                "give a writable path ending in .mp4"
+                            )
                     writer.write(annotate(frame.image, faces))
             write(tracker.expire(), size)
         finally:

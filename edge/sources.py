@@ -24,7 +24,7 @@ import numpy as np
 
 from edge.config import SourceConfig
 from edge.errors import ConfigError, ImageError, SourceError
-from edge.images import read_image
+from edge.images import read_image_timed
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,20 @@ IDLE_TICK = 0.5  # seconds a live source waits for a frame before yielding None
 class Frame:
     image: np.ndarray  # BGR
     name: str  # file name, or the frame number of a stream
-    timestamp: float  # wall-clock seconds when the frame was read
+    read_ms: float = 0.0  # getting the frame's bytes from the file or device (no idle waits)
+    decode_ms: float = 0.0  # decoding them into pixels
+
+
+def grab_and_decode(capture: cv2.VideoCapture) -> tuple[np.ndarray, float, float] | None:
+    """The next frame of an OpenCV capture with its read and decode times, or None."""
+    started = time.perf_counter()
+    if not capture.grab():
+        return None
+    grabbed = time.perf_counter()
+    ok, image = capture.retrieve()
+    if not ok:
+        return None
+    return image, (grabbed - started) * 1000.0, (time.perf_counter() - grabbed) * 1000.0
 
 
 class FrameSource(Protocol):
@@ -77,11 +90,11 @@ class ImageFolder:
         while True:
             for path in self.files:
                 try:
-                    image = read_image(path)
+                    image, read_ms, decode_ms = read_image_timed(path)
                 except ImageError as error:
                     log.warning("skipping frame: %s", error)
                     continue
-                yield Frame(image, path.name, time.time())
+                yield Frame(image, path.name, read_ms, decode_ms)
                 if self.interval:
                     time.sleep(self.interval)
             if not self.loop:
@@ -117,11 +130,9 @@ class VideoFile:
                 raise SourceError(f"source.path {self.path}: OpenCV cannot open this video")
             index = 0
             try:
-                while True:
-                    ok, image = capture.read()
-                    if not ok:
-                        break
-                    yield Frame(image, f"{self.path.name}#{index}", time.time())
+                while (grabbed := grab_and_decode(capture)) is not None:
+                    image, read_ms, decode_ms = grabbed
+                    yield Frame(image, f"{self.path.name}#{index}", read_ms, decode_ms)
                     index += 1
             finally:
                 capture.release()
@@ -135,9 +146,10 @@ class VideoFile:
 
 
 class Camera(Protocol):
-    """An opened live camera: ``read`` gives the next BGR frame, or None when it failed."""
+    """An opened live camera: ``read`` gives the next BGR frame with its read and decode
+    milliseconds, or None when it failed."""
 
-    def read(self) -> np.ndarray | None: ...
+    def read(self) -> tuple[np.ndarray, float, float] | None: ...
 
     def close(self) -> None: ...
 
@@ -156,9 +168,8 @@ class OpenCVCamera:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
 
-    def read(self) -> np.ndarray | None:
-        ok, image = self._capture.read()
-        return image if ok else None
+    def read(self) -> tuple[np.ndarray, float, float] | None:
+        return grab_and_decode(self._capture)
 
     def close(self) -> None:
         self._capture.release()
@@ -193,8 +204,10 @@ class PiCamera:
         except (RuntimeError, IndexError, OSError) as error:
             raise SourceError(f"picamera2: cannot start the camera ({error})") from None
 
-    def read(self) -> np.ndarray | None:
-        return self._camera.capture_array("main")  # errors are the LiveSource's to handle
+    def read(self) -> tuple[np.ndarray, float, float] | None:
+        started = time.perf_counter()
+        image = self._camera.capture_array("main")  # errors are the LiveSource's to handle
+        return image, (time.perf_counter() - started) * 1000.0, 0.0  # the ISP decoded it
 
     def close(self) -> None:
         try:
@@ -246,16 +259,16 @@ class LiveSource:
     def _pump(self, camera: Camera) -> None:
         while not self._stopping.is_set():
             try:
-                image = camera.read()
+                read = camera.read()
             except Exception as error:  # noqa: BLE001  (a driver error means: reopen)
                 log.warning("%s: read failed (%s)", self.name, error)
                 return
-            if image is None:
+            if read is None:
                 return
             with self._changed:
                 if self._slot is not None:
                     self.dropped += 1
-                self._slot = Frame(image, f"{self.name}#{self._count}", time.time())
+                self._slot = Frame(read[0], f"{self.name}#{self._count}", read[1], read[2])
                 self._count += 1
                 self._changed.notify()
 

@@ -28,6 +28,10 @@ class StageTimes:
         finally:
             self._samples[stage].append((time.perf_counter() - started) * 1000.0)
 
+    def record(self, stage: str, milliseconds: float) -> None:
+        """A duration measured elsewhere (the frame source times its own reads)."""
+        self._samples[stage].append(milliseconds)
+
     def last(self, stage: str) -> float:
         return self._samples[stage][-1]
 

@@ -8,11 +8,16 @@ confirmed label changes (event ``update``) only when
 the vote turns, and it ends (event ``end``) after ``end_after`` seconds unseen. One
 person walking past is one ``new``, not one event per frame; a single odd frame
 changes nothing.
+
+Ages are measured on the monotonic clock (:class:`~edge.clock.Moment`), so a step of the
+wall clock neither ends the people in view nor keeps them there; the daemon calls
+:meth:`Tracker.expire` even when no frame arrives, so a stalled camera ends them too.
 """
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from edge.clock import Moment
 from edge.config import TrackingConfig
 from edge.matching import match_greedy
 from edge.pipeline import Face
@@ -22,8 +27,8 @@ from edge.pipeline import Face
 class Track:
     track_id: int
     face: Face  # the latest observation
-    first_seen: float
-    last_seen: float
+    first_seen: Moment
+    last_seen: Moment
     votes: deque[str]
     frames: int = 1
     label: str | None = None  # the confirmed label; None until confirmed
@@ -56,7 +61,7 @@ class Tracker:
     tracks: list[Track] = field(default_factory=list)
     _next_id: int = 1
 
-    def update(self, faces: list[Face], timestamp: float) -> list[TrackEvent]:
+    def update(self, faces: list[Face], at: Moment) -> list[TrackEvent]:
         """Associate one frame's faces with the tracks; return the events it causes."""
         events: list[TrackEvent] = []
         matches = dict(
@@ -66,17 +71,17 @@ class Tracker:
         for i, face in enumerate(faces):
             if i in matches:
                 track = self.tracks[matches[i]]
-                track.face, track.last_seen = face, timestamp
+                track.face, track.last_seen = face, at
                 track.frames += 1
             else:
-                track = Track(self._next_id, face, timestamp, timestamp,
+                track = Track(self._next_id, face, at, at,
                               deque(maxlen=self.config.vote_window))  # fmt: skip
                 self._next_id += 1
                 self.tracks.append(track)
             if face.score >= self.min_label_score:
                 track.votes.append(face.label)
             events.extend(self._confirm(track))
-        events.extend(self.expire(timestamp))
+        events.extend(self.expire(at.monotonic))
         return events
 
     def _confirm(self, track: Track) -> list[TrackEvent]:
@@ -91,12 +96,12 @@ class Tracker:
             return [TrackEvent("update", track, voted)]
         return []
 
-    def expire(self, timestamp: float | None = None) -> list[TrackEvent]:
-        """End tracks unseen for ``end_after`` seconds (all of them when ``timestamp`` is
-        None, as at shutdown); unconfirmed tracks vanish without an event."""
+    def expire(self, monotonic: float | None = None) -> list[TrackEvent]:
+        """End tracks unseen for ``end_after`` seconds of the monotonic clock (all of them
+        when ``monotonic`` is None, as at shutdown); unconfirmed tracks vanish silently."""
         gone = [
             t for t in self.tracks
-            if timestamp is None or timestamp - t.last_seen > self.config.end_after
+            if monotonic is None or monotonic - t.last_seen.monotonic > self.config.end_after
         ]  # fmt: skip
         self.tracks = [t for t in self.tracks if t not in gone]
         return [TrackEvent("end", t, t.label) for t in gone if t.label is not None]

@@ -167,13 +167,17 @@ class MaskwatchPublisher:
         self.sent = 0
 
     def track(self, faces: list[Face], timestamp: float) -> list:
-        return self.tracker.update(faces, timestamp)
+        from edge.clock import Moment
+
+        return self.tracker.update(faces, Moment(timestamp, timestamp))
 
     def publish(self, events: list, frame_size: tuple[int, int]) -> int:
         from edge.events import event_payload
 
         for event in events:
-            self.publisher.publish_event(event_payload(event.kind, event.track, frame_size, "b"))
+            self.publisher.publish_event(
+                event_payload(event.kind, event.track, frame_size, "b", "bench", True)
+            )
         self.sent += len(events)
         return len(events)
 

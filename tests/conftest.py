@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,22 @@ def clear_faces(data_root):
         chosen[label] = sorted(of_label, key=lambda f: f.box[0] - f.box[2])[:3]
         assert len(chosen[label]) == 3, f"too few clear {label} faces in the test split"
     return chosen
+
+
+@pytest.fixture
+def still_frames(clear_faces, tmp_path):
+    """The clear faces as still sequences in a folder of frames."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
+    return frames
+
+
+def wait_until(predicate, timeout=10.0):
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

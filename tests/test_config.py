@@ -76,6 +76,18 @@ def test_a_missing_config_file_is_one_line_and_exit_78(tmp_path):
     ]
 
 
+def test_a_folder_or_a_non_utf8_file_as_config_is_one_line_and_exit_78(tmp_path):
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes("device_id = 'caf\xe9'\n".encode("latin-1"))
+    cases = ((tmp_path, "is a folder; pass the TOML file, --config FILE"),
+             (latin1, "not UTF-8 text (byte 16); save the config as UTF-8"))  # fmt: skip
+    for path, message in cases:
+        result = maskwatch("run", "--config", str(path))
+        assert result.returncode == EXIT_CONFIG, result.stderr
+        assert error_lines(result.stderr) == [f"maskwatch: error: {path}: {message}"]
+        assert "Traceback" not in result.stderr
+
+
 def test_a_bad_value_stops_the_daemon_with_exit_78(tmp_path):
     result = maskwatch("run", "--config", str(DEFAULT), "--set", "mqtt.port=-1")
     assert result.returncode == EXIT_CONFIG

@@ -94,7 +94,18 @@ def test_events_queued_when_the_daemon_is_killed_are_sent_after_the_restart(clea
         _, stderr = restarted.communicate(timeout=60)
         assert restarted.returncode == 0, stderr
         assert f"{len(queued)} events queued by an earlier run are sent first" in stderr
-        assert listener.wait_for(lambda lst: len(lst.payloads(EVENTS)) >= len(queued), 20)
+        assert listener.wait_for(lambda lst: len(lst.payloads(EVENTS)) > len(queued), 20)
+        time.sleep(0.5)  # the rest of the restarted run's events, if any
+        events = [json.loads(p) for p in listener.payloads(EVENTS)]
+        before, after = events[: len(queued)], events[len(queued) :]
+        assert [e["seq"] for e in before] == queued
+        # The people in view when the daemon was killed get their end, marked as recovered.
+        in_view = {e["track_id"] for e in before if e["type"] == "new"} - {
+            e["track_id"] for e in before if e["type"] == "end"
+        }
+        assert in_view and sorted(e["track_id"] for e in after) == sorted(in_view)
+        assert all(e["type"] == "end" and e["recovered"] for e in after)
+        assert {e["run_id"] for e in after} == {before[0]["run_id"]}
+        assert [e["seq"] for e in after] == list(range(queued[-1] + 1, queued[-1] + 1 + len(after)))
         listener.close()
-        assert [json.loads(p)["seq"] for p in listener.payloads(EVENTS)] == queued
         assert queued_seqs(queue) == []  # acknowledged, so gone from the queue

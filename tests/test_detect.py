@@ -76,3 +76,12 @@ def test_a_garbage_image_gets_one_line_and_the_others_are_kept(images, tmp_path)
     assert "truncated.jpg: not a readable image" in lines[1]
     assert "absent.jpg: no such image file" in lines[2]
     assert [json.loads(line)["image"] for line in out.read_text().splitlines()] == list(IMAGES[:2])
+
+
+def test_an_unwritable_output_is_one_line(images, tmp_path):
+    missing = tmp_path / "absent" / "x.jsonl"
+    result = maskwatch("detect", "--json", str(missing), str(images[0]))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [
+        f"maskwatch: error: --json {missing}: cannot write it (No such file or directory)"
+    ]

@@ -16,6 +16,7 @@ ENTITIES = {
     f"homeassistant/sensor/{NODE}/mask/config",
     f"homeassistant/sensor/{NODE}/unmasked/config",
     f"homeassistant/sensor/{NODE}/fps/config",
+    f"homeassistant/binary_sensor/{NODE}/queue_problem/config",
 }
 
 
@@ -33,11 +34,11 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         "--set", "snapshot.enabled=true",
     )  # fmt: skip
     try:
-        assert listener.wait_for(lambda lst: len(configs(lst)) == 5, timeout=60)
+        assert listener.wait_for(lambda lst: len(configs(lst)) == 6, timeout=60)
         assert listener.wait_for(lambda lst: len(lst.payloads(f"{TOPIC}/stats")) >= 3, 30)
         assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/snapshot"), 30)
         listener.publish("homeassistant/status", "online")  # Home Assistant restarted
-        assert listener.wait_for(lambda lst: len(configs(lst)) == 10, timeout=10)
+        assert listener.wait_for(lambda lst: len(configs(lst)) == 12, timeout=10)
         terminate(daemon)
     finally:
         if daemon.poll() is None:
@@ -45,13 +46,14 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         listener.close()
 
     stored = Listener(broker.port, "homeassistant/#")  # what Home Assistant gets on start
-    assert stored.wait_for(lambda lst: len(configs(lst)) == 5, timeout=5)
+    assert stored.wait_for(lambda lst: len(configs(lst)) == 6, timeout=5)
     stored.close()
     assert all(retained for t, _, retained in stored.messages if t in ENTITIES)
     announced = {t: json.loads(p) for t, p in configs(listener)}
     assert set(announced) == ENTITIES
     state = json.loads(listener.payloads(f"{TOPIC}/state")[-1])
     stats = json.loads(listener.payloads(f"{TOPIC}/stats")[-1])
+    queue = json.loads(listener.payloads(f"{TOPIC}/queue")[-1])
     for topic, entity in announced.items():
         # What Home Assistant needs to create the entity and tie it to one device.
         assert entity["name"] and entity["unique_id"].startswith(NODE)
@@ -62,16 +64,22 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         assert entity["device"]["name"] == "maskwatch front-door"
         assert entity["state_topic"].startswith(f"{TOPIC}/")
         if "value_template" in entity:  # the template reads a key the topic really carries
-            key = re.fullmatch(r"\{\{ value_json\.(\w+) \}\}", entity["value_template"]).group(1)
-            payload = state if entity["state_topic"].endswith("/state") else stats
+            key = re.search(r"value_json\.(\w+)", entity["value_template"]).group(1)
+            payload = {"state": state, "stats": stats, "queue": queue}[
+                entity["state_topic"].rsplit("/", 1)[1]
+            ]
             assert key in payload, (topic, key)
-    assert len({e["unique_id"] for e in announced.values()}) == 5
+    assert len({e["unique_id"] for e in announced.values()}) == 6
+    problem = announced[f"homeassistant/binary_sensor/{NODE}/queue_problem/config"]
+    assert problem["device_class"] == "problem" and problem["entity_category"] == "diagnostic"
+    assert queue == {"state": "disk", "reason": "", "lost": 0} == stats["queue"]
     binary = announced[f"homeassistant/binary_sensor/{NODE}/no_mask/config"]
     assert binary["state_topic"] == f"{TOPIC}/no_mask"
     assert (binary["payload_on"], binary["payload_off"]) == ("ON", "OFF")
 
     assert stats["frames"] > 0 and stats["fps"] >= 0 and stats["uptime_s"] > 0
-    assert {"detect", "classify", "track", "publish", "read"} <= set(stats["latency_ms"])
+    assert {"read", "decode", "detect", "classify", "track", "publish"} <= set(stats["latency_ms"])
+    assert stats["latency_ms"]["decode"]["p50"] > stats["latency_ms"]["read"]["p50"]  # JPEG
     assert all(v["p50"] <= v["p95"] for v in stats["latency_ms"].values())
     assert stats["dropped_frames"] == 0 and stats["queue_depth"] >= 0
     assert stats["queue_overflowed"] == 0 and stats["rss_mb"] > 0

@@ -7,8 +7,11 @@ import pytest
 
 from convert.parity import Figure, ParityError, check, crop_figures
 from convert.tflite import classifier_info, convert, saved_split, split_crops
+from edge.bundle import load_bundle
 from edge.classifier import TFLiteClassifier
+from edge.pipeline import MaskPipeline
 from tests.conftest import ROOT, SPLIT
+from train.evaluate import evaluate_scenes, scene_samples
 
 MODELS = ROOT / "models"
 
@@ -44,6 +47,17 @@ def test_the_committed_int8_model_passed_the_gate_and_still_does(test_crops, ker
     assert crop.int8 == pytest.approx(recorded["parity"][0]["int8"], abs=1e-4)
     assert crop.reference == pytest.approx(recorded["parity"][0]["reference"], abs=1e-4)
     assert agreement >= 0.99
+
+
+def test_the_recorded_scene_f1_is_what_the_bundle_scores_now(data_root, bundle_dir):
+    """Recomputed on the held-out scenes through the device pipeline, not read back."""
+    recorded = json.loads((MODELS / "mask_classifier_int8.json").read_text())
+    split = saved_split(json.loads((MODELS / "metrics.json").read_text()), SPLIT, data_root)
+    per_label = evaluate_scenes(MaskPipeline(load_bundle(bundle_dir)),
+                                scene_samples(split["test"]))["per_label"]  # fmt: skip
+    for figure in recorded["parity"][1:]:
+        label = figure["figure"].removeprefix("scene F1 ")
+        assert per_label[label]["f1"] == pytest.approx(figure["int8"], abs=1e-4), label
 
 
 def test_a_broken_representative_set_fails_the_gate(test_crops, keras_probabilities, tmp_path):

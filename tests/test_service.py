@@ -16,20 +16,10 @@ from edge.errors import EXIT_CONFIG
 from scripts.local_broker import free_port
 from tests.conftest import (
     CONFIG,
-    FRAMES_PER_SCENE,
     error_lines,
-    link_still_sequences,
     maskwatch,
     start_daemon,
 )
-
-
-@pytest.fixture
-def still_frames(clear_faces, tmp_path):
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
-    return frames
 
 
 @pytest.fixture
@@ -155,3 +145,21 @@ def test_replay_writes_the_events_and_an_annotated_video(clear_faces, tmp_path):
     capture = cv2.VideoCapture(str(annotated))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12 * len(images)
     capture.release()
+
+
+def test_replay_to_an_unwritable_annotation_path_is_one_line(data_root, tmp_path):
+    video = tmp_path / "door.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 4, (320, 240))
+    frame = cv2.resize(cv2.imread(str(data_root / "scenes-voc" / "images" / "maksssksksss0.jpg")),
+                       (320, 240))  # fmt: skip
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    unwritable = tmp_path / "absent" / "annotated.mp4"
+    result = maskwatch("replay", str(video), "--events", str(tmp_path / "events.jsonl"),
+                       "--annotate", str(unwritable))  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [
+        f"maskwatch: error: --annotate {unwritable}: OpenCV cannot write this video; give a "
+        "writable path ending in .mp4"
+    ]

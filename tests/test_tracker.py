@@ -1,5 +1,6 @@
 """Tracking: one person is one 'new', a flicker changes nothing, leaving ends the track."""
 
+from edge.clock import Moment
 from edge.config import TrackingConfig
 from edge.pipeline import Face
 from edge.tracker import Tracker
@@ -13,10 +14,14 @@ def kinds(events):
     return [(e.kind, e.track.track_id, e.label) for e in events]
 
 
+def at(seconds):
+    return Moment(seconds, 1.7e9 + seconds)
+
+
 def run(tracker, frames, start=0.0, step=0.1):
     events = []
     for i, faces in enumerate(frames):
-        events += tracker.update(faces, start + i * step)
+        events += tracker.update(faces, at(start + i * step))
     return events
 
 
@@ -30,7 +35,7 @@ def test_two_people_walking_past_are_two_news():
 def test_nothing_is_reported_before_confirmation():
     tracker = Tracker(TrackingConfig(confirm_frames=3))
     assert run(tracker, [[face(10)], [face(12)]]) == []
-    assert kinds(tracker.update([face(14)], 0.3)) == [("new", 1, "no_mask")]
+    assert kinds(tracker.update([face(14)], at(0.3))) == [("new", 1, "no_mask")]
 
 
 def test_a_single_odd_frame_changes_nothing_but_a_lasting_change_updates():
@@ -43,8 +48,8 @@ def test_a_single_odd_frame_changes_nothing_but_a_lasting_change_updates():
 def test_a_person_who_leaves_ends_after_the_configured_time():
     tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=1.0))
     run(tracker, [[face(10)], [face(12)], [face(14)]])
-    assert tracker.update([], 1.0) == []  # unseen 0.8 s
-    assert kinds(tracker.update([], 1.3)) == [("end", 1, "no_mask")]
+    assert tracker.update([], at(1.0)) == []  # unseen 0.8 s
+    assert kinds(tracker.update([], at(1.3))) == [("end", 1, "no_mask")]
     assert tracker.tracks == []
 
 
@@ -71,4 +76,17 @@ def test_unsure_faces_are_followed_but_do_not_vote():
     tracker = Tracker(TrackingConfig(confirm_frames=3), min_label_score=0.8)
     unsure = [[face(10 + i, "mask", score=0.55)] for i in range(4)]
     assert run(tracker, unsure) == []  # seen four times, but no vote yet: not confirmed
-    assert kinds(tracker.update([face(15, "no_mask", score=0.95)], 0.5)) == [("new", 1, "no_mask")]
+    assert kinds(tracker.update([face(15, "no_mask", score=0.95)], at(0.5))) == [
+        ("new", 1, "no_mask")
+    ]
+
+
+def test_ages_run_on_the_monotonic_clock_whatever_the_wall_clock_does():
+    """NTP steps the wall clock by hours on a Pi; people in view are neither ended
+    (forward step) nor kept (backward step) by it."""
+    tracker = Tracker(TrackingConfig(confirm_frames=1, end_after=1.0))
+    assert kinds(tracker.update([face(10)], Moment(0.0, 1000.0))) == [("new", 1, "no_mask")]
+    assert tracker.update([face(11)], Moment(0.5, 1000.5 + 7200)) == []  # 2 h forward
+    assert tracker.update([face(12)], Moment(1.0, 1001.0 - 3600)) == []  # 1 h back
+    assert tracker.expire(1.9) == []
+    assert kinds(tracker.expire(2.1)) == [("end", 1, "no_mask")]

@@ -1,5 +1,6 @@
 from collections import Counter
 
+import cv2
 import pytest
 
 from edge.preprocess import PreprocessSpec, crop_face
@@ -50,12 +51,29 @@ def test_the_split_keeps_every_scene_on_one_side_and_is_repeatable(voc):
     }
 
 
+def expected_crop(image, box, size=64, margin=0.2):
+    """The documented crop, worked out here by hand: a square around the box's centre,
+    ``margin`` wider on each side, clamped to the image, shrunk with INTER_AREA, RGB."""
+    x1, y1, x2, y2 = box
+    half = max(x2 - x1, y2 - y1) * (1 + 2 * margin) / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    left, top = max(0, round(cx - half)), max(0, round(cy - half))
+    right, bottom = min(image.shape[1], round(cx + half)), min(image.shape[0], round(cy + half))
+    face = image[top:bottom, left:right]
+    shrinking = face.shape[0] > size or face.shape[1] > size
+    face = cv2.resize(
+        face, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
+    return face[..., ::-1]
+
+
 def test_training_crops_are_the_device_crops(voc):
     spec = PreprocessSpec()
     faces = [f for f in voc if f.label == "no_mask"][:5]
     crops, labels, kept = load_crops(faces, spec)
-    import cv2
-
+    assert len(kept) >= 3
     for crop, face in zip(crops, kept, strict=True):
-        assert (crop == crop_face(cv2.imread(str(face.image)), face.box, spec)).all()
+        image = cv2.imread(str(face.image))
+        assert (crop == expected_crop(image, face.box)).all()  # what training learns from
+        assert (crop == crop_face(image, face.box, spec)).all()  # what the device feeds it
     assert labels.tolist() == [1] * len(kept)

@@ -1,0 +1,33 @@
+"""A camera that stops sending while an unmasked person is in view: the alarm clears."""
+
+import json
+import time
+
+from scripts.local_broker import Listener
+from tests.conftest import TOPIC, start_daemon, terminate
+from tests.mjpeg_camera import MjpegCamera, face_scene
+
+
+def test_the_alarm_clears_while_a_stalled_camera_sends_nothing(broker, clear_faces, tmp_path):
+    camera = MjpegCamera(face_scene(clear_faces["no_mask"][0]))
+    listener = Listener(broker.port, f"{TOPIC}/#")
+    daemon = start_daemon(broker, tmp_path, "--set", "source.kind='capture'",
+                          "--set", f"source.device='{camera.url}'",
+                          "--set", "tracking.end_after=2.0")  # fmt: skip
+    alarm = f"{TOPIC}/no_mask"
+    try:
+        assert listener.wait_for(lambda lst: b"ON" in lst.payloads(alarm), timeout=60)
+        camera.freeze()  # the stream stays open; no frame comes, ever
+        frozen = time.monotonic()
+        assert listener.wait_for(lambda lst: lst.payloads(alarm)[-1] == b"OFF", timeout=15)
+        assert time.monotonic() - frozen < 2.0 + 3.0  # end_after, plus a frame and a tick
+        assert daemon.poll() is None  # still running, waiting for the camera
+        events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
+        ends = [e for e in events if e["type"] == "end" and e["label"] == "no_mask"]
+        assert ends and not any(e.get("recovered") for e in ends)
+        terminate(daemon)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        listener.close()
+        camera.close()

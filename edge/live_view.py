@@ -70,6 +70,11 @@ def degraded(health: dict) -> list[str]:
         problems.append(f"camera: {health['source']}")
     if health.get("queue_overflowed"):
         problems.append(f"queue full: {health['queue_overflowed']} oldest events dropped")
+    queue = health.get("queue") or {}
+    if queue.get("state") == "memory":
+        problems.append(f"events held in memory only: {queue['reason']}")
+    if queue.get("lost"):
+        problems.append(f"{queue['lost']} events lost while the card took no writes")
     temperature = health.get("cpu_temp_c")
     if temperature is not None and temperature >= HOT_CPU_C:
         problems.append(f"CPU at {temperature:.0f} °C: the Pi slows down to cool off")

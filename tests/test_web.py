@@ -16,7 +16,7 @@ import pytest
 
 from edge.config import load_config
 from edge.errors import EXIT_CONFIG
-from scripts.local_broker import free_port
+from scripts.local_broker import LocalBroker, free_port
 from tests.conftest import (
     CONFIG,
     FRAMES_PER_SCENE,
@@ -26,6 +26,7 @@ from tests.conftest import (
     start_daemon,
     terminate,
 )
+from tests.test_full_card import fill_to_the_cap
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -49,11 +50,11 @@ def environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def serve(broker, frames, port, *overrides, env=None):
+def serve(broker, frames, port, *overrides, env=None, queue=None):
     return start_daemon(broker, frames, "--set", "source.loop=true",
                         "--set", "source.interval=0.1", "--set", "web.enabled=true",
                         "--set", f"web.listen=127.0.0.1:{port}", *overrides,
-                        env=env or environment())  # fmt: skip
+                        queue=queue, env=env or environment())  # fmt: skip
 
 
 def get(port, path, headers=None, timeout=5.0):
@@ -247,5 +248,30 @@ def test_the_stream_encodes_only_while_a_client_watches(broker, looping_scenes):
 
         response, _ = get(port, "/status.json", {"Host": f"rebound.example:{port}"})
         assert response.status == 403  # a DNS name without a password: DNS rebinding
+    finally:
+        terminate(daemon)
+
+
+def test_the_page_names_a_queue_held_in_memory(looping_scenes, tmp_path):
+    """A full card (the queue file at queue.max_mb) with the broker down: the page says the
+    events are held in memory, and why."""
+    queue = tmp_path / "state" / "events.sqlite3"
+    queue.parent.mkdir()
+    fill_to_the_cap(queue)
+    broker = LocalBroker().start()
+    broker.stop()  # nothing listens on its port: the queue cannot drain
+    port = free_port()
+    daemon = serve(broker, looping_scenes, port, "--set", "queue.max_mb=0.032", queue=queue)
+    try:
+        wait_for_page(port, daemon)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            problems = status(port)["degraded"]
+            if any(p.startswith("events held in memory only: ") for p in problems):
+                break
+            time.sleep(0.3)
+        held = next(p for p in problems if p.startswith("events held in memory only: "))
+        assert "database or disk is full" in held, problems
+        assert any(p.startswith("broker unreachable: ") for p in problems), problems
     finally:
         terminate(daemon)

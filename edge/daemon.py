@@ -204,7 +204,10 @@ class Daemon:
                     if healthy:
                         self.notifier.frame_done(lambda: self.status(source))
                 else:  # no frame: the people in view still age, and end on time
-                    self._emit(self.tracker.expire(self.clock.now().monotonic), None)
+                    ended = self.tracker.expire(self.clock.now().monotonic)
+                    self._emit(ended, None)
+                    if self.web is not None:
+                        self.web.view.update(self.tracker.tracks, ended)
                     if healthy and isinstance(source, LiveSource) and source.waiting_to_reopen:
                         self.notifier.idle(lambda: self.status(source))  # a hung camera: not
                 self.watch_queue()

@@ -1,6 +1,7 @@
 """What the status page shows, handed over by the frame loop and read by the web server.
 
-The frame loop calls :meth:`LiveView.offer` once per processed frame. That call costs a
+The frame loop calls :meth:`LiveView.offer` once per processed frame (and
+:meth:`LiveView.update` when the source had none). That call costs a
 few list operations: it keeps a reference to the frame only while someone watches the
 stream, and refreshes the health figures (read in the frame loop, where the stage timers
 live) once a second only while someone looks at the page. JPEG encoding happens in the
@@ -148,19 +149,24 @@ class LiveView:
 
     def offer(self, image: np.ndarray, faces: list[Face], tracks: list[Track],
               events: list[TrackEvent]) -> None:  # fmt: skip
-        now = time.monotonic()
         self.frames += 1
-        self._ticks.append(now)
+        self._ticks.append(time.monotonic())
         self._frame_size = (image.shape[1], image.shape[0])
-        if events:
-            wall = time.time()
-            with self._changed:
-                self._events.extendleft(event_line(e, wall) for e in events)
         if self._viewers:
             people = people_in(faces, tracks)
             with self._changed:
                 self._frame, self._seq = (image, people), self._seq + 1
                 self._changed.notify_all()
+        self.update(tracks, events)
+
+    def update(self, tracks: list[Track], events: list[TrackEvent]) -> None:
+        """Events and health, with or without a frame: the tracks a stalled camera ends,
+        a camera being reopened, reach the page too."""
+        if events:
+            wall = time.time()
+            with self._changed:
+                self._events.extendleft(event_line(e, wall) for e in events)
+        now = time.monotonic()
         if now - self._page_seen < PAGE_OPEN_FOR and now >= self._next_health:
             self._next_health = now + HEALTH_EVERY
             self._health = {**self.health(), "in_view": dict(Counter(

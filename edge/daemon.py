@@ -11,15 +11,19 @@ import numpy as np
 
 from edge.bundle import load_bundle
 from edge.config import Config
+from edge.detection_plan import DetectionPlanner
 from edge.event_queue import EventQueue
 from edge.events import event_payload
 from edge.mqtt import MqttPublisher, read_password
+from edge.pacing import FramePacer
 from edge.pipeline import MaskPipeline
 from edge.sources import Frame, FrameSource, LiveSource, open_source
 from edge.stats import (
+    CpuRate,
     FrameRate,
     StageTimes,
     cpu_temperature,
+    detection_status,
     peak_resident_mb,
     resident_mb,
 )
@@ -59,7 +63,8 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         bundle = load_bundle(config.bundle.path)
-        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
+        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline, config.motion.region_size)
+        self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side)
         self.queue = EventQueue(config.queue.file, config.queue.max_events)
         if self.queue.depth():
             log.info("%d events queued by an earlier run are sent first", self.queue.depth())
@@ -70,12 +75,14 @@ class Daemon:
         self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
         self.times = StageTimes()
         self.rate = FrameRate()
+        self.cpu = CpuRate()
         self.notifier = Notifier()
         self.started = time.monotonic()
         self.events_made = self.faces_seen = 0
         self.frame_size = (0, 0)
         self._state: tuple[int, int] | None = None
         self._fps = 0.0
+        self._detection: dict[str, float] = {}
         self._next_stats = self.started + config.mqtt.stats_interval
 
     def _emit(self, events: list[TrackEvent], frame: Frame | None) -> None:
@@ -95,7 +102,9 @@ class Daemon:
             self._state = state
 
     def handle(self, frame: Frame) -> None:
-        faces = self.pipeline.process(frame.image, self.times)
+        with self.times.measure("motion"):
+            plan = self.planner.plan(frame.image, [t.face.box for t in self.tracker.tracks])
+        faces = self.pipeline.process(frame.image, self.times, plan.regions)
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
         with self.times.measure("track"):
             events = self.tracker.update(faces, frame.timestamp)
@@ -107,11 +116,16 @@ class Daemon:
 
     def status(self, source: FrameSource) -> str:
         people = sum(self.tracker.counts().values())
-        return f"{self._fps:.1f} fps, {people} in view, queue {self.queue.depth()}; {source.status}"
+        return (
+            f"{self._fps:.1f} fps{detection_status(self._detection)}, {people} in view, "
+            f"queue {self.queue.depth()}; {source.status}"
+        )
 
     def stats(self, source: FrameSource) -> dict:
         self._fps = self.rate.take()
+        self._detection = {**self.planner.stats.take(), "cpu_s_per_hour": self.cpu.take()}
         return {
+            **self._detection,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "frames": self.rate.frames,
             "fps": self._fps,
@@ -136,8 +150,10 @@ class Daemon:
         source = open_source(self.config.source)
         self.publisher.start()
         frames = source.frames()
+        pacer = FramePacer(self.config.source.max_fps, stop.event.wait)
         try:
             while not stop.event.is_set():
+                pacer.pace()
                 with self.times.measure("read"):
                     frame = next(frames, StopIteration)
                 if frame is StopIteration:

@@ -52,7 +52,7 @@ class MotionDetector:
             self._small_size = (max(1, round(width * small_h / height)), small_h)
             self._mask = ignore_mask(self.config.mask, self._small_size)
             self._background = None
-        small = cv2.resize(frame_bgr, self._small_size, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(frame_bgr, self._small_size, interpolation=cv2.INTER_LINEAR)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         return cv2.GaussianBlur(grey, (BLUR, BLUR), 0).astype(np.float32)
 

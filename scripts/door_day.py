@@ -216,7 +216,7 @@ class DoorSequence:
         for fx, fy, phase in self._leaves:  # the plant, swaying with a 2.5 s period
             sway = 18 * np.sin(2 * np.pi * t / 2.5 + phase / 3)
             centre = (int(fx * SIZE[0] + sway), int(fy * SIZE[1] + sway / 3))
-            cv2.ellipse(image, centre, (38, 14), np.degrees(phase), 0, 360, (40, 110, 50), -1)
+            cv2.ellipse(image, centre, (38, 14), np.degrees(phase), 0, 360, (20, 60, 20), -1)
         for k in range(len(self.walkers)):
             corner = self.position(k, frame)
             if corner is not None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.bundle import load_bundle
 from edge.config import Config
-from edge.detection_plan import DetectionPlanner
+from edge.detection_plan import DetectionPlanner, recent_faces
 from edge.event_queue import EventQueue
 from edge.events import event_payload
 from edge.mqtt import MqttPublisher, read_password
@@ -103,7 +103,8 @@ class Daemon:
 
     def handle(self, frame: Frame) -> None:
         with self.times.measure("motion"):
-            plan = self.planner.plan(frame.image, [t.face.box for t in self.tracker.tracks])
+            tracked = recent_faces(self.tracker.tracks, frame.timestamp)
+            plan = self.planner.plan(frame.image, tracked)
         faces = self.pipeline.process(frame.image, self.times, plan.regions)
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
         with self.times.measure("track"):

@@ -9,7 +9,7 @@ full-frame pass, as before motion gating existed.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,9 @@ from edge.config import MotionConfig
 from edge.motion import MotionDetector
 from edge.preprocess import Box
 from edge.regions import plan_regions
+from edge.tracker import Track
+
+TRACK_GRACE = 1.0  # seconds a tracked face not found again keeps its region
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,13 @@ class Plan:
     @property
     def detector_runs(self) -> int:
         return 1 if self.regions is None else len(self.regions)
+
+
+def recent_faces(tracks: Iterable[Track], timestamp: float) -> list[Box]:
+    """The boxes of the tracked faces seen within TRACK_GRACE of ``timestamp`` (on the
+    tracker's clock): a person who left is not looked for at their last place until
+    their track ends, only for a moment."""
+    return [t.face.box for t in tracks if timestamp - t.last_seen <= TRACK_GRACE]
 
 
 class PlanStats:

@@ -12,7 +12,7 @@ falls back to it (:func:`plan_regions` returns None).
 from edge.preprocess import Box
 
 MOTION_MARGIN = 0.15  # of a motion box's longer side, added on each side
-FACE_MARGIN = 1.0  # face widths added on each side of a tracked face: the head may move
+FACE_MARGIN = 0.5  # face widths added on each side of a tracked face: the head may move
 ALIGN = 32  # region sides are rounded up to this (YuNet's stride; fewer input shapes)
 
 

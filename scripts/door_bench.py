@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.bundle import load_bundle  # noqa: E402
 from edge.config import load_config  # noqa: E402
-from edge.detection_plan import DetectionPlanner  # noqa: E402
+from edge.detection_plan import DetectionPlanner, recent_faces  # noqa: E402
 from edge.detectors import create_detector  # noqa: E402
 from edge.matching import iou_matrix  # noqa: E402
 from edge.pipeline import MaskPipeline  # noqa: E402
@@ -69,7 +69,7 @@ class Run:
     def step(self, image: np.ndarray, frame: int) -> None:
         self.now = frame / door_day.FPS
         started = time.process_time()
-        plan = self.planner.plan(image, [t.face.box for t in self.tracker.tracks])
+        plan = self.planner.plan(image, recent_faces(self.tracker.tracks, self.now))
         faces = self.pipeline.process(image, None, plan.regions)
         events = self.tracker.update(faces, self.now)
         self.cpu += time.process_time() - started
@@ -161,10 +161,16 @@ def build_sequences(data_root: Path, seconds: float | None) -> dict[str, door_da
 
     scenes = test_scenes(data_root, None)
     bundle = load_bundle(ROOT / "bundle")
-    native = create_detector(dataclasses.replace(bundle.manifest.detector, max_side=4096),
-                             bundle.root)  # fmt: skip
+    detectors = [create_detector(dataclasses.replace(bundle.manifest.detector, max_side=side),
+                                 bundle.root) for side in (4096, 640, 320)]  # fmt: skip
+    native = detectors[0]
+
+    def any_size(image: np.ndarray) -> list:  # what the full frame and regions could see
+        stepped = cv2.convertScaleAbs(image, alpha=door_day.EXPOSURE_STEP)
+        return [d for det in detectors for view in (image, stepped) for d in det.detect(view)]
+
     by_width = sorted(scenes, key=lambda s: (-cv2.imread(str(s[0])).shape[1], s[0].name))
-    background = door_day.empty_background(by_width, native.detect)
+    background = door_day.empty_background(by_width, any_size)
     sprites = door_day.person_sprites(scenes, native.detect, 8)
     day = min(seconds or door_day.DAY_SECONDS, door_day.DAY_SECONDS)
     busy = min(seconds or door_day.BUSY_SECONDS, door_day.BUSY_SECONDS)

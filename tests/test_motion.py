@@ -8,7 +8,7 @@ import pytest
 
 from edge.bundle import load_bundle
 from edge.config import MotionConfig, load_config
-from edge.detection_plan import DetectionPlanner
+from edge.detection_plan import DetectionPlanner, recent_faces
 from edge.errors import ConfigError
 from edge.images import read_image
 from edge.matching import iou_matrix
@@ -96,7 +96,7 @@ def test_the_heartbeat_finds_a_person_standing_still(bundle, person):
     for k in range(1, frames.frames):
         now = k / door_day.FPS
         frame = frames.render(k)
-        plan = planner.plan(frame, [t.face.box for t in tracker.tracks])
+        plan = planner.plan(frame, recent_faces(tracker.tracks, now))
         runs.append((k, plan.regions))
         faces = pipeline.process(frame, regions=plan.regions)
         events += [(k, e) for e in tracker.update(faces, now) if e.kind == "new"]

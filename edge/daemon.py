@@ -63,7 +63,7 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         bundle = load_bundle(config.bundle.path)
-        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline, config.motion.region_size)
+        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
         self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side)
         self.queue = EventQueue(config.queue.file, config.queue.max_events)
         if self.queue.depth():

@@ -2,9 +2,11 @@
 
 With motion gating on, the detector runs on regions around what moves and around the
 faces being tracked; nowhere when nothing moves and nobody is tracked; on the whole frame
-every ``heartbeat`` seconds (a person standing still since before the background was
-learnt is still seen), right after the background was reset by a global change, and
-when regions would cost as much as the whole frame. With motion off, every frame is a
+every ``heartbeat`` seconds while nobody is tracked (a person standing still since before
+the background was learnt is still seen; a heartbeat while a face is followed in its
+region would interrupt that, and a small face the shrunk frame cannot see would be
+lost), right after the background was reset by a global change, and when regions would
+cost as much as the whole frame. With motion off, every frame is a
 full-frame pass, as before motion gating existed.
 """
 
@@ -17,7 +19,7 @@ import numpy as np
 from edge.config import MotionConfig
 from edge.motion import MotionDetector
 from edge.preprocess import Box
-from edge.regions import plan_regions
+from edge.regions import Region, plan_regions
 from edge.tracker import Track
 
 TRACK_GRACE = 1.0  # seconds a tracked face not found again keeps its region
@@ -25,7 +27,7 @@ TRACK_GRACE = 1.0  # seconds a tracked face not found again keeps its region
 
 @dataclass(frozen=True)
 class Plan:
-    regions: list[Box] | None  # None: the whole frame; []: no detection this frame
+    regions: list[Region] | None  # None: the whole frame; []: no detection this frame
     motion: bool  # something moved (outside the ignore masks)
 
     @property
@@ -92,7 +94,8 @@ class DetectionPlanner:
         motion = self.motion.detect(frame_bgr)
         moving = bool(motion.boxes)
         heartbeat = self.config.heartbeat
-        if motion.reset or (heartbeat and self.clock() - self._last_full >= heartbeat):
+        due = heartbeat and self.clock() - self._last_full >= heartbeat
+        if motion.reset or (due and not tracked_faces):  # a tracked face: its region first
             return Plan(None, moving)
         height, width = frame_bgr.shape[:2]
         regions = plan_regions(motion.boxes, tracked_faces, (width, height),

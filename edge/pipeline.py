@@ -13,10 +13,11 @@ from edge.classifier import TFLiteClassifier
 from edge.config import PipelineConfig
 from edge.detectors import Detection, create_detector
 from edge.preprocess import Box, crop_face
-from edge.regions import to_frame
+from edge.regions import Region
 from edge.stats import StageTimes
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+UNSCALED = 1 << 16  # a max_side no crop reaches: regions come to the detector already sized
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,11 @@ class MaskPipeline:
         face_filter: FaceFilter = FaceFilter(),
         detector_score: float = 0.0,
         detector_max_side: int = 0,
-        region_size: int = 320,
     ) -> None:
         """``threads`` is for the TFLite interpreter and OpenCV (a process-wide setting: OpenCV
         would otherwise take every core). ``detector_score`` and ``detector_max_side``, when
-        not 0, replace the bundle's for full-frame passes; regions are detected at native
-        resolution up to ``region_size``, never upscaled."""
+        not 0, replace the bundle's for full-frame passes; regions are detected at their own
+        scale (:mod:`edge.regions`)."""
         cv2.setNumThreads(threads)
         manifest = bundle.manifest
         detector = manifest.detector
@@ -73,7 +73,7 @@ class MaskPipeline:
         self.bundle = bundle
         self.detector = create_detector(detector, bundle.root)
         self.full_frame_side = detector.max_side
-        region_detector = dataclasses.replace(detector, max_side=region_size, min_side=0)
+        region_detector = dataclasses.replace(detector, max_side=UNSCALED, min_side=0)
         self.region_detector = create_detector(region_detector, bundle.root)
         self.classifier = TFLiteClassifier(
             bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
@@ -82,9 +82,7 @@ class MaskPipeline:
         self.face_filter = face_filter
 
     @classmethod
-    def from_config(
-        cls, bundle: Bundle, config: PipelineConfig, region_size: int = 320
-    ) -> "MaskPipeline":
+    def from_config(cls, bundle: Bundle, config: PipelineConfig) -> "MaskPipeline":
         return cls(
             bundle,
             config.threads,
@@ -92,30 +90,34 @@ class MaskPipeline:
             FaceFilter(config.min_face, config.roi),
             config.detector_score,
             config.detector_max_side,
-            region_size,
         )
 
     @classmethod
     def from_bundle_dir(cls, root: Path, threads: int = 1, runtime: str = "auto") -> "MaskPipeline":
         return cls(load_bundle(root), threads, runtime)
 
-    def detect(self, frame_bgr: np.ndarray, regions: list[Box] | None = None) -> list[Detection]:
+    def detect(self, frame_bgr: np.ndarray, regions: list[Region] | None = None) -> list[Detection]:
         """Faces of the whole frame (``regions`` None), or of those regions only, in the
         frame's pixels."""
         if regions is None:
             return self.detector.detect(frame_bgr)
         detections = []
         for region in regions:
-            x1, y1, x2, y2 = region
-            for d in self.region_detector.detect(frame_bgr[y1:y2, x1:x2]):
-                detections.append(Detection(to_frame(d.box, region), d.score))
+            x1, y1, x2, y2 = region.box
+            crop = frame_bgr[y1:y2, x1:x2]
+            if region.scale < 1.0:
+                size = (max(1, round((x2 - x1) * region.scale)),
+                        max(1, round((y2 - y1) * region.scale)))  # fmt: skip
+                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            for d in self.region_detector.detect(crop):
+                detections.append(Detection(region.to_frame(d.box), d.score))
         return detections
 
     def process(
         self,
         frame_bgr: np.ndarray,
         times: StageTimes | None = None,
-        regions: list[Box] | None = None,
+        regions: list[Region] | None = None,
     ) -> list[Face]:
         """The faces of the frame, or of ``regions`` of it (see :meth:`detect`); ``times``
         records the detect, crop and classify stages."""

@@ -1,19 +1,47 @@
 """Where to run the face detector: regions around motion and tracked faces, or the whole frame.
 
-A region is a rectangle of the frame cropped at native resolution; one longer than
-``region_size`` is shrunk to it by the detector. Regions that overlap are merged (a
-face is then detected once, whole). YuNet takes any input size, so regions are not
-forced square as a fixed-input model's would be: a square costs pixels and finds
+A region is a rectangle of the frame, cropped and detected at native resolution, or
+shrunk (its ``scale``) where full resolution buys nothing: a motion region longer than
+``region_size`` is shrunk to it, and a tracked face's region only as far as keeps the
+face FACE_INPUT pixels wide. Regions that overlap are merged (a face is then detected
+once, whole) at the finer of their scales. YuNet takes any input size, so regions are
+not forced square as a fixed-input model's would be: a square costs pixels and finds
 nothing more. When the regions together would cost the detector as many input pixels
-as one full-frame pass, the full-frame pass is cheaper and sees everything: the plan
-falls back to it (:func:`plan_regions` returns None).
+as one full-frame pass, that pass is cheaper: the plan falls back to it
+(:func:`plan_regions` returns None).
 """
+
+from dataclasses import dataclass
 
 from edge.preprocess import Box
 
 MOTION_MARGIN = 0.15  # of a motion box's longer side, added on each side
 FACE_MARGIN = 0.5  # face widths added on each side of a tracked face: the head may move
 ALIGN = 32  # region sides are rounded up to this (YuNet's stride; fewer input shapes)
+FACE_INPUT = 64  # px: how wide a tracked face needs to be in the detector's input
+
+
+@dataclass(frozen=True)
+class Region:
+    box: Box  # x1, y1, x2, y2 in the frame's pixels
+    scale: float = 1.0  # the detector's input pixels per frame pixel, at most 1
+
+    @property
+    def cost(self) -> float:
+        """The pixels the detector sees."""
+        x1, y1, x2, y2 = self.box
+        return (x2 - x1) * (y2 - y1) * self.scale * self.scale
+
+    def to_frame(self, box: Box) -> Box:
+        """A box found in this region's (shrunk) crop, in the frame's pixels."""
+        x1, y1, x2, y2 = (round(v / self.scale) for v in box)
+        return (x1 + self.box[0], y1 + self.box[1], x2 + self.box[0], y2 + self.box[1])
+
+
+def capped(box: Box, scale: float, region_size: int) -> Region:
+    """``box`` at ``scale``, shrunk further if its longest side would exceed ``region_size``."""
+    longest = max(box[2] - box[0], box[3] - box[1])
+    return Region(box, min(1.0, scale, region_size / longest))
 
 
 def expand(box: Box, margin: float, min_side: int, frame_size: tuple[int, int]) -> Box:
@@ -37,18 +65,20 @@ def overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def merge_overlapping(boxes: list[Box]) -> list[Box]:
-    """Boxes that overlap replaced by their bounding box, until none overlap."""
-    merged = list(boxes)
+def merge_overlapping(regions: list[Region], region_size: int) -> list[Region]:
+    """Regions that overlap replaced by their bounding box at the finer scale, until none
+    overlap."""
+    merged = list(regions)
     changed = True
     while changed:
         changed = False
         for i in range(len(merged)):
             for j in range(i + 1, len(merged)):
-                if overlap(merged[i], merged[j]):
-                    a, b = merged[i], merged.pop(j)
-                    merged[i] = (min(a[0], b[0]), min(a[1], b[1]),
-                                 max(a[2], b[2]), max(a[3], b[3]))  # fmt: skip
+                a, b = merged[i].box, merged[j].box
+                if overlap(a, b):
+                    union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    scale = max(merged[i].scale, merged.pop(j).scale)
+                    merged[i] = capped(union, scale, region_size)
                     changed = True
                     break
             if changed:
@@ -68,20 +98,15 @@ def plan_regions(
     frame_size: tuple[int, int],
     region_size: int,
     full_frame_side: int,
-) -> list[Box] | None:
+) -> list[Region] | None:
     """The regions to detect on for these motion boxes and tracked faces, or None when one
     full-frame pass (the frame shrunk to ``full_frame_side``; 0 = not shrunk) is cheaper."""
     min_side = region_size // 4
-    regions = [expand(b, MOTION_MARGIN, min_side, frame_size) for b in motion]
-    regions += [expand(b, FACE_MARGIN, min_side, frame_size) for b in faces]
-    regions = merge_overlapping(regions)
-    cost = sum(input_pixels(x2 - x1, y2 - y1, region_size) for x1, y1, x2, y2 in regions)
-    if cost >= input_pixels(*frame_size, full_frame_side):
+    regions = [capped(expand(b, MOTION_MARGIN, min_side, frame_size), 1.0, region_size)
+               for b in motion]  # fmt: skip
+    regions += [capped(expand(b, FACE_MARGIN, min_side, frame_size),
+                       FACE_INPUT / max(1, b[2] - b[0]), region_size) for b in faces]  # fmt: skip
+    regions = merge_overlapping(regions, region_size)
+    if sum(r.cost for r in regions) >= input_pixels(*frame_size, full_frame_side):
         return None
     return regions
-
-
-def to_frame(box: Box, region: Box) -> Box:
-    """A box found in the crop of ``region`` in the frame's coordinates."""
-    x1, y1, x2, y2 = box
-    return (x1 + region[0], y1 + region[1], x2 + region[0], y2 + region[1])

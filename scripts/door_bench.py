@@ -55,8 +55,7 @@ class Run:
     def __init__(self, overrides: list[str]) -> None:
         config = load_config(CONFIG, [*overrides, "pipeline.threads=1"], {})
         bundle = load_bundle(config.bundle.path)
-        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline, config.motion.region_size)
-        self.region_size = config.motion.region_size
+        self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
         self.now = 0.0
         self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side,
                                         clock=lambda: self.now)  # fmt: skip
@@ -90,9 +89,10 @@ class Run:
             work["resized_pixels"] += width * height
             return
         work["regions"] += len(plan.regions)
-        for x1, y1, x2, y2 in plan.regions:
-            work["detector_pixels"] += input_pixels(x2 - x1, y2 - y1, self.region_size)
-            if max(x2 - x1, y2 - y1) > self.region_size:
+        for region in plan.regions:
+            x1, y1, x2, y2 = region.box
+            work["detector_pixels"] += region.cost
+            if region.scale < 1.0:
                 work["resized_pixels"] += (x2 - x1) * (y2 - y1)
 
 

@@ -15,7 +15,7 @@ from edge.matching import iou_matrix
 from edge.motion import MotionDetector
 from edge.pacing import FramePacer
 from edge.pipeline import MaskPipeline
-from edge.regions import input_pixels, plan_regions
+from edge.regions import Region, input_pixels, plan_regions
 from edge.tracker import Tracker
 from scripts import door_day
 from tests.conftest import CONFIG
@@ -114,8 +114,8 @@ def test_faces_found_in_regions_land_on_the_full_frame_detection(bundle, person)
     native = MaskPipeline(bundle, detector_max_side=WIDTH)  # the whole frame, not shrunk
     (full,) = native.detect(view)
     x1, y1, x2, y2 = face_box
-    face_region = (x1 - 100, y1 - 60, x1 + 220, y1 + 260)  # 320 px, the face off-centre
-    empty_region = (0, 0, 320, 320)
+    face_region = Region((x1 - 100, y1 - 60, x1 + 220, y1 + 260))  # the face off-centre
+    empty_region = Region((0, 0, 320, 320))
     found = native.detect(view, [empty_region, face_region])
     assert len(found) == 1
     # The same face, give or take the few pixels that the context around it moves YuNet's
@@ -123,8 +123,11 @@ def test_faces_found_in_regions_land_on_the_full_frame_detection(bundle, person)
     tolerance = 0.06 * (full.box[2] - full.box[0])
     assert max(abs(a - b) for a, b in zip(found[0].box, full.box, strict=True)) <= tolerance
     assert abs(found[0].score - full.score) < 0.05
-    (centred,) = native.detect(view, [(x1 - 110, y1 - 100, x1 + 210, y1 + 220)])
-    assert max(abs(a - b) for a, b in zip(centred.box, full.box, strict=True)) <= tolerance
+    centred = Region((x1 - 110, y1 - 100, x1 + 210, y1 + 220))
+    halved = Region((x1 - 300, y1 - 300, x1 + 340, y1 + 286), 0.5)  # shrunk to half
+    for region in (centred, halved):
+        (again,) = native.detect(view, [region])
+        assert max(abs(a - b) for a, b in zip(again.box, full.box, strict=True)) <= tolerance
     faces = native.process(view, regions=[face_region])
     assert len(faces) == 1 and faces[0].box == found[0].box
 
@@ -132,14 +135,17 @@ def test_faces_found_in_regions_land_on_the_full_frame_detection(bundle, person)
 def test_regions_merge_and_give_way_to_the_whole_frame_when_that_is_cheaper():
     size = (WIDTH, HEIGHT)
     far = plan_regions([(600, 280, 700, 400)], [], size, 320, 320)
-    assert len(far) == 1
-    left, top, right, bottom = far[0]
-    assert input_pixels(right - left, bottom - top, 320) < input_pixels(*size, 320)
+    assert len(far) == 1 and far[0].scale == 1.0  # native: a far face keeps its detail
+    left, top, right, bottom = far[0].box
+    assert far[0].cost < input_pixels(*size, 320)
     assert left <= 600 and top <= 280 and right >= 700 and bottom >= 400
     overlapping = plan_regions([(600, 280, 700, 400)], [(690, 300, 720, 330)], size, 320, 0)
     assert len(overlapping) == 1  # one region: the face is detected once, whole
     near = plan_regions([(300, 100, 800, 720)], [], size, 320, 320)
     assert near is None  # shrunk to 320 px it costs more than the whole frame at 320
+    (still,) = plan_regions([], [(500, 200, 620, 340)], size, 320, 320)  # a near face, tracked
+    assert still.scale == pytest.approx(64 / 120)  # shrunk to keep the face 64 px wide
+    assert still.box[0] <= 500 and still.box[2] >= 620 and still.cost < input_pixels(*size, 320)
     assert plan_regions([], [], size, 320, 320) == []
 
 

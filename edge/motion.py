@@ -17,6 +17,9 @@ from edge.config import MotionConfig
 from edge.preprocess import Box
 
 BLUR = 5  # Gaussian kernel on the small frame: sensor noise is not motion
+# The small frame samples the frame's pixels (nearest neighbour): it reads a hundredth of
+# the frame's memory, where averaging reads it all (0.03 ms against 0.1-1 ms at 1280x720
+# on x86, where memory, not arithmetic, is the cost); the blur then averages the noise.
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class MotionDetector:
             self._small_size = (max(1, round(width * small_h / height)), small_h)
             self._mask = ignore_mask(self.config.mask, self._small_size)
             self._background = None
-        small = cv2.resize(frame_bgr, self._small_size, interpolation=cv2.INTER_LINEAR)
+        small = cv2.resize(frame_bgr, self._small_size, interpolation=cv2.INTER_NEAREST)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         return cv2.GaussianBlur(grey, (BLUR, BLUR), 0).astype(np.float32)
 

@@ -46,6 +46,9 @@ class PlanStats:
     """Counts over the frames since the last :meth:`take`, for the stats topic."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.frames = self.motion_frames = self.runs = self.regions = 0
 
     def add(self, plan: Plan) -> None:
@@ -61,7 +64,7 @@ class PlanStats:
             "detector_runs_per_frame": round(self.runs / frames, 3),
             "regions_per_frame": round(self.regions / frames, 3),
         }
-        self.__init__()
+        self._reset()
         return summary
 
 

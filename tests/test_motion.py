@@ -8,7 +8,7 @@ import pytest
 
 from edge.bundle import load_bundle
 from edge.config import MotionConfig, load_config
-from edge.detection_plan import DetectionPlanner, recent_faces
+from edge.detection_plan import DetectionPlanner, Plan, PlanStats, recent_faces
 from edge.errors import ConfigError
 from edge.images import read_image
 from edge.matching import iou_matrix
@@ -16,6 +16,7 @@ from edge.motion import MotionDetector
 from edge.pacing import FramePacer
 from edge.pipeline import MaskPipeline
 from edge.regions import Region, input_pixels, plan_regions
+from edge.stats import CpuRate, detection_status
 from edge.tracker import Tracker
 from scripts import door_day
 from tests.conftest import CONFIG
@@ -172,3 +173,20 @@ def test_bad_motion_config_names_the_key():
         load_config(None, ["source.max_fps=-1"], {})
     config = load_config(None, ["motion.mask=[[0, 0, 0.5, 0, 0.5, 0.5]]"], {})
     assert config.motion.mask == ((0.0, 0.0, 0.5, 0.0, 0.5, 0.5),)
+
+
+def test_detection_stats_count_per_frame_and_cpu_per_hour():
+    stats = PlanStats()
+    two = [Region((0, 0, 96, 96)), Region((200, 0, 296, 96))]
+    for plan in (Plan(None, False), Plan([], False), Plan(two, True), Plan([], False)):
+        stats.add(plan)
+    figures = stats.take()
+    assert figures == {"motion_share": 0.25, "detector_runs_per_frame": 0.75,
+                       "regions_per_frame": 0.5}  # fmt: skip
+    assert stats.take()["detector_runs_per_frame"] == 0.0  # a new window
+    cpu, clock = [0.0], [0.0]
+    rate = CpuRate(cpu=lambda: cpu[0], clock=lambda: clock[0])
+    cpu[0], clock[0] = 15.0, 60.0  # a quarter of a core for a minute
+    assert rate.take() == 900.0
+    line = detection_status({**figures, "cpu_s_per_hour": 900.0})
+    assert line == ", motion 25%, 0.75 detector runs/frame, 900 CPU s/h"

@@ -6,11 +6,13 @@ shrunk (its ``scale``) where full resolution buys nothing: a motion region longe
 face FACE_INPUT pixels wide. Regions that overlap are merged (a face is then detected
 once, whole) at the finer of their scales. YuNet takes any input size, so regions are
 not forced square as a fixed-input model's would be: a square costs pixels and finds
-nothing more. When the regions together would cost the detector as many input pixels
-as one full-frame pass, that pass is cheaper: the plan falls back to it
-(:func:`plan_regions` returns None).
+nothing more. Regions never cost the detector more than one full-frame pass would:
+the dearest are shrunk to that pass's scale (a near person's large motion region seen
+as the pass would see it, for a third of the pixels), and when they cover most of the
+frame the plan falls back to the pass itself (:func:`plan_regions` returns None).
 """
 
+import math
 from dataclasses import dataclass
 
 from edge.preprocess import Box
@@ -19,6 +21,7 @@ MOTION_MARGIN = 0.15  # of a motion box's longer side, added on each side
 FACE_MARGIN = 0.5  # face widths added on each side of a tracked face: the head may move
 ALIGN = 32  # region sides are rounded up to this (YuNet's stride; fewer input shapes)
 FACE_INPUT = 64  # px: how wide a tracked face needs to be in the detector's input
+FULL_FRAME_SHARE = 0.5  # regions covering more of the frame than this: the whole frame
 
 
 @dataclass(frozen=True)
@@ -99,14 +102,27 @@ def plan_regions(
     region_size: int,
     full_frame_side: int,
 ) -> list[Region] | None:
-    """The regions to detect on for these motion boxes and tracked faces, or None when one
-    full-frame pass (the frame shrunk to ``full_frame_side``; 0 = not shrunk) is cheaper."""
+    """The regions to detect on for these motion boxes and tracked faces, or None for one
+    full-frame pass (the frame shrunk to ``full_frame_side``; 0 = not shrunk).
+
+    While the regions cost the detector more than that pass, the dearest are shrunk to
+    the pass's scale (where they see what the pass would, for less); regions that cover
+    most of the frame give way to the pass itself."""
     min_side = region_size // 4
     regions = [capped(expand(b, MOTION_MARGIN, min_side, frame_size), 1.0, region_size)
                for b in motion]  # fmt: skip
     regions += [capped(expand(b, FACE_MARGIN, min_side, frame_size),
                        FACE_INPUT / max(1, b[2] - b[0]), region_size) for b in faces]  # fmt: skip
     regions = merge_overlapping(regions, region_size)
-    if sum(r.cost for r in regions) >= input_pixels(*frame_size, full_frame_side):
+    width, height = frame_size
+    area = sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in regions)
+    if area > FULL_FRAME_SHARE * width * height:
         return None
+    budget = input_pixels(width, height, full_frame_side)
+    full_scale = math.sqrt(budget / (width * height))
+    regions.sort(key=lambda r: r.cost, reverse=True)
+    for i, region in enumerate(regions):
+        if sum(r.cost for r in regions) < budget:
+            break
+        regions[i] = Region(region.box, min(region.scale, full_scale))
     return regions

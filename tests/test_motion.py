@@ -142,8 +142,13 @@ def test_regions_merge_and_give_way_to_the_whole_frame_when_that_is_cheaper():
     assert left <= 600 and top <= 280 and right >= 700 and bottom >= 400
     overlapping = plan_regions([(600, 280, 700, 400)], [(690, 300, 720, 330)], size, 320, 0)
     assert len(overlapping) == 1  # one region: the face is detected once, whole
-    near = plan_regions([(300, 100, 800, 720)], [], size, 320, 320)
-    assert near is None  # shrunk to 320 px it costs more than the whole frame at 320
+    assert plan_regions([(300, 100, 800, 720)], [], size, 320, 320) is None  # most of it
+    # A near person moving and a far face tracked: the near one's region would cost more
+    # than the whole frame at 320 px, so it is seen at that pass's scale (what today's
+    # daemon sees), while the far face keeps its native detail.
+    near, far_face = plan_regions([(400, 150, 800, 600)], [(1000, 300, 1028, 334)], size, 320, 320)
+    assert near.scale == pytest.approx(320 / WIDTH) and far_face.scale == 1.0
+    assert near.cost + far_face.cost < input_pixels(*size, 320)
     (still,) = plan_regions([], [(500, 200, 620, 340)], size, 320, 320)  # a near face, tracked
     assert still.scale == pytest.approx(64 / 120)  # shrunk to keep the face 64 px wide
     assert still.box[0] <= 500 and still.box[2] >= 620 and still.cost < input_pixels(*size, 320)

@@ -13,11 +13,11 @@ from edge.classifier import TFLiteClassifier
 from edge.config import PipelineConfig
 from edge.detectors import Detection, create_detector
 from edge.preprocess import Box, crop_face
-from edge.region_detector import RegionDetector
 from edge.regions import Region
 from edge.stats import StageTimes
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+UNSCALED = 1 << 16  # a max_side no crop reaches: regions come to the detector already sized
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class MaskPipeline:
         self.bundle = bundle
         self.detector = create_detector(detector, bundle.root)
         self.full_frame_side = detector.max_side
-        self.region_detector = RegionDetector(detector, bundle.root)
+        region_detector = dataclasses.replace(detector, max_side=UNSCALED, min_side=0)
+        self.region_detector = create_detector(region_detector, bundle.root)
         self.classifier = TFLiteClassifier(
             bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
         )
@@ -100,7 +101,17 @@ class MaskPipeline:
         frame's pixels."""
         if regions is None:
             return self.detector.detect(frame_bgr)
-        return self.region_detector.detect(frame_bgr, regions)
+        detections = []
+        for region in regions:
+            x1, y1, x2, y2 = region.box
+            crop = frame_bgr[y1:y2, x1:x2]
+            if region.scale < 1.0:
+                size = (max(1, round((x2 - x1) * region.scale)),
+                        max(1, round((y2 - y1) * region.scale)))  # fmt: skip
+                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            for d in self.region_detector.detect(crop):
+                detections.append(Detection(region.to_frame(d.box), d.score))
+        return detections
 
     def process(
         self,

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -257,6 +258,16 @@ def spawn_child(pipeline: str, frames: Path, threads: int, port: int) -> dict:
 # The real daemon: cold start and peak memory
 
 
+def drain_notify(notify: socket.socket, daemon: subprocess.Popen) -> None:
+    """Read and drop the daemon's sd_notify messages until it exits."""
+    notify.settimeout(0.5)
+    while daemon.poll() is None:
+        try:
+            notify.recv(4096)
+        except TimeoutError:
+            continue
+
+
 def run_daemon(frames: Path, port: int) -> dict:
     """``maskwatch run`` with the default config over ``frames``: READY=1 (first processed
     frame) and the first event, timed from process start; peak RSS as the daemon's last
@@ -281,9 +292,14 @@ def run_daemon(frames: Path, port: int) -> dict:
         while ready is None:
             if notify.recv(4096).startswith(b"READY=1"):
                 ready = time.time() - started
+        # Keep reading: a datagram socket holds 10 messages, and the daemon's next status
+        # message would block it once they pile up (a run longer than about 10 s).
+        drain = threading.Thread(target=drain_notify, args=(notify, daemon), daemon=True)
+        drain.start()
         listener.wait_for(lambda lst: lst.messages, timeout=60)
         first_event = time.time() - started if listener.messages else None
         _, stderr = daemon.communicate()
+        drain.join()
         notify.close()
     listener.close()
     stats.close()

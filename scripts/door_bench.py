@@ -257,8 +257,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--seconds", type=float, help="only the first N seconds of each sequence")
+    parser.add_argument("--table", action="store_true", help="the table, not the JSON")
     args = parser.parse_args()
-    print(json.dumps(run(args.data_root, args.seconds)))
+    results = run(args.data_root, args.seconds)
+    if args.table:
+        print(table(results) + "\n\n" + "\n".join(targets(results)))
+    else:
+        print(json.dumps(results))
 
 
 if __name__ == "__main__":

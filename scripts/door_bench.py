@@ -247,7 +247,7 @@ def targets(results: dict) -> list[str]:
          found(motion) >= found(today) and motion["far_found"] > today["far_found"]),
         (f"false new events <= today's: {motion['false_new']} vs {today['false_new']}",
          motion["false_new"] <= today["false_new"]),
-        (f"median latency at most 2 frames more than today's: {extra:+.0f} frames", extra <= 2),
+        (f"median latency at most 2 frames more than today's: {extra:+.1f} frames", extra <= 2),
         (f"busy sequence CPU <= 110% of today's: {busy_ratio:.0%}", busy_ratio <= 1.10),
     ]  # fmt: skip
     return [f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in checks]

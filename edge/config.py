@@ -41,9 +41,11 @@ class SourceConfig:
     loop: bool = False
     interval: float = 0.0  # seconds between frames of a folder; 0 = as fast as processed
     reopen_max: float = 30.0  # longest wait between attempts to reopen a failed camera
+    max_fps: float = 0.0  # process at most this many frames a second; 0 = every frame
 
     def validate(self) -> None:
         _choice("source.kind", self.kind, SOURCE_KINDS)
+        _at_least("source.max_fps", self.max_fps, 0.0)
         _at_least("source.width", self.width, 0)
         _at_least("source.height", self.height, 0)
         _at_least("source.interval", self.interval, 0.0)
@@ -61,9 +63,11 @@ class PipelineConfig:
     runtime: str = "auto"
     min_face: int = 0  # ignore detected faces narrower than this, in pixels
     detector_score: float = 0.0  # 0 = the bundle's detector threshold
-    # Frames are shrunk to this longest side for detection (crops still come from the full
-    # frame). 320 finds faces down to about 30 px in a 640 px frame, a doorway's range, at a
-    # third of the cost of the bundle's 640 (made for group photos); 0 = the bundle's.
+    # Full-frame detection passes (motion off, the motion heartbeat, and the fallback when
+    # regions would cost as much as the whole frame) shrink the frame to this longest side
+    # (crops still come from the full frame). 320 finds faces down to about 30 px in a 640
+    # px frame at a third of the cost of the bundle's 640; 0 = the bundle's. Motion regions
+    # are detected at native resolution up to motion.region_size instead.
     detector_max_side: int = 320
     min_label_score: float = 0.0  # classifier probability below which a face does not vote
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
@@ -85,6 +89,46 @@ class PipelineConfig:
                 "config key pipeline.roi: expected [left, top, right, bottom] as fractions "
                 f"of the frame with left < right and top < bottom, found {list(self.roi)}"
             )
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Motion gating: the detector runs only where something moves or someone is tracked."""
+
+    enabled: bool = True
+    frame_height: int = 100  # rows of the small grey frame the background is kept on
+    threshold: int = 30  # grey-level difference from the background that counts as change
+    contour_area: int = 10  # smallest moving blob, in pixels of the small frame
+    alpha: float = 0.02  # how fast the background follows the picture, per frame
+    global_change: float = 0.5  # share of the picture changed at once that resets the background
+    heartbeat: float = 5.0  # seconds between full-frame passes without motion; 0 = never
+    region_size: int = 320  # regions are detected at native resolution up to this side
+    # Areas whose motion is ignored (a TV, a tree, a road): polygons as flat lists of
+    # x, y frame fractions, e.g. [[0.8, 0.0, 1.0, 0.0, 1.0, 0.3, 0.8, 0.3]].
+    mask: tuple[tuple[float, ...], ...] = ()
+
+    def validate(self) -> None:
+        _at_least("motion.frame_height", self.frame_height, 32)
+        if not 1 <= self.threshold <= 255:
+            raise ConfigError(
+                f"config key motion.threshold: expected 1..255, found {self.threshold}"
+            )
+        _at_least("motion.contour_area", self.contour_area, 1)
+        if not 0.0 < self.alpha <= 1.0:
+            raise ConfigError(f"config key motion.alpha: expected 0..1, found {self.alpha}")
+        if not 0.0 < self.global_change <= 1.0:
+            raise ConfigError(
+                f"config key motion.global_change: expected 0..1, found {self.global_change}"
+            )
+        _at_least("motion.heartbeat", self.heartbeat, 0.0)
+        _at_least("motion.region_size", self.region_size, 64)
+        for index, polygon in enumerate(self.mask):
+            points = len(polygon) // 2
+            if len(polygon) % 2 or points < 3 or not all(0.0 <= v <= 1.0 for v in polygon):
+                raise ConfigError(
+                    f"config key motion.mask[{index}]: expected at least 3 x, y pairs of frame "
+                    f"fractions (0..1), found {list(polygon)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -248,6 +292,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
@@ -298,6 +343,12 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
     expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if kind == Path | None:
         kind = Path
+    if kind == tuple[tuple[float, ...], ...]:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key}: expected a list of lists, found {value!r}")
+        return tuple(
+            _convert(f"{key}[{i}]", item, tuple[float, ...]) for i, item in enumerate(value)
+        )
     if kind == tuple[float, ...]:
         if not isinstance(value, list):
             raise ConfigError(f"config key {key}: expected a list of numbers, found {value!r}")

@@ -19,15 +19,19 @@ import numpy as np
 from edge.bundle import load_bundle
 from edge.clock import Clock, SystemClock
 from edge.config import Config
+from edge.detection_plan import DetectionPlanner, recent_faces
 from edge.events import event_payload, in_view_entry, new_run_id, recovered_end
 from edge.mqtt import MqttPublisher, read_password
 from edge.outbox import Outbox
+from edge.pacing import FramePacer
 from edge.pipeline import MaskPipeline
 from edge.sources import Frame, FrameSource, LiveSource, open_source
 from edge.stats import (
+    CpuRate,
     FrameRate,
     StageTimes,
     cpu_temperature,
+    detection_status,
     peak_resident_mb,
     resident_mb,
 )
@@ -71,6 +75,7 @@ class Daemon:
         self.run_id = new_run_id()
         bundle = load_bundle(config.bundle.path)
         self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
+        self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side)
         self.queue = Outbox.from_config(config.queue)
         if self.queue.depth():
             log.info("%d events queued by an earlier run are sent first", self.queue.depth())
@@ -83,12 +88,14 @@ class Daemon:
         self.web = open_status_page(config) if config.web.enabled else None
         self.times = StageTimes()
         self.rate = FrameRate()
+        self.cpu = CpuRate()
         self.notifier = Notifier()
         self.started = time.monotonic()
         self.events_made = self.faces_seen = 0
         self.frame_size = (0, 0)
         self._state: tuple[int, int] | None = None
         self._fps = 0.0
+        self._detection: dict[str, float] = {}
         self._next_stats = self.started + config.mqtt.stats_interval
 
     def _end_people_left_in_view(self) -> None:
@@ -125,7 +132,10 @@ class Daemon:
         at = self.clock.now()
         self.times.record("read", frame.read_ms)
         self.times.record("decode", frame.decode_ms)
-        faces = self.pipeline.process(frame.image, self.times)
+        with self.times.measure("motion"):
+            tracked = recent_faces(self.tracker.tracks, at.monotonic)
+            plan = self.planner.plan(frame.image, tracked)
+        faces = self.pipeline.process(frame.image, self.times, plan.regions)
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
         with self.times.measure("track"):
             events = self.tracker.update(faces, at)
@@ -139,7 +149,10 @@ class Daemon:
 
     def status(self, source: FrameSource) -> str:
         people = sum(self.tracker.counts().values())
-        return f"{self._fps:.1f} fps, {people} in view, queue {self.queue.depth()}; {source.status}"
+        return (
+            f"{self._fps:.1f} fps{detection_status(self._detection)}, {people} in view, "
+            f"queue {self.queue.depth()}; {source.status}"
+        )
 
     def health(self, source: FrameSource) -> dict:
         """What the stats topic and the status page share; read in the frame loop only."""
@@ -163,7 +176,9 @@ class Daemon:
 
     def stats(self, source: FrameSource) -> dict:
         self._fps = self.rate.take()
+        self._detection = {**self.planner.stats.take(), "cpu_s_per_hour": self.cpu.take()}
         return {
+            **self._detection,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "frames": self.rate.frames,
             "fps": self._fps,
@@ -193,8 +208,10 @@ class Daemon:
         if self.web is not None:
             self.web.start(lambda: self.page_health(source))
         frames = source.frames()
+        pacer = FramePacer(self.config.source.max_fps, stop.event.wait)
         try:
             while not stop.event.is_set():
+                pacer.pace()
                 frame = next(frames, StopIteration)
                 if frame is StopIteration:
                     break

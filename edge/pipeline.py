@@ -13,9 +13,11 @@ from edge.classifier import TFLiteClassifier
 from edge.config import PipelineConfig
 from edge.detectors import Detection, create_detector
 from edge.preprocess import Box, crop_face
+from edge.regions import Region
 from edge.stats import StageTimes
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+UNSCALED = 1 << 16  # a max_side no crop reaches: regions come to the detector already sized
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class MaskPipeline:
     ) -> None:
         """``threads`` is for the TFLite interpreter and OpenCV (a process-wide setting: OpenCV
         would otherwise take every core). ``detector_score`` and ``detector_max_side``, when
-        not 0, replace the bundle's."""
+        not 0, replace the bundle's for full-frame passes; regions are detected at their own
+        scale (:mod:`edge.regions`)."""
         cv2.setNumThreads(threads)
         manifest = bundle.manifest
         detector = manifest.detector
@@ -69,6 +72,9 @@ class MaskPipeline:
             detector = dataclasses.replace(detector, max_side=detector_max_side)
         self.bundle = bundle
         self.detector = create_detector(detector, bundle.root)
+        self.full_frame_side = detector.max_side
+        region_detector = dataclasses.replace(detector, max_side=UNSCALED, min_side=0)
+        self.region_detector = create_detector(region_detector, bundle.root)
         self.classifier = TFLiteClassifier(
             bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
         )
@@ -90,11 +96,36 @@ class MaskPipeline:
     def from_bundle_dir(cls, root: Path, threads: int = 1, runtime: str = "auto") -> "MaskPipeline":
         return cls(load_bundle(root), threads, runtime)
 
-    def process(self, frame_bgr: np.ndarray, times: StageTimes | None = None) -> list[Face]:
-        """The frame's faces; ``times`` records the detect, crop and classify stages."""
+    def detect(self, frame_bgr: np.ndarray, regions: list[Region] | None = None) -> list[Detection]:
+        """Faces of the whole frame (``regions`` None), or of those regions only, in the
+        frame's pixels."""
+        if regions is None:
+            return self.detector.detect(frame_bgr)
+        detections = []
+        for region in regions:
+            x1, y1, x2, y2 = region.box
+            crop = frame_bgr[y1:y2, x1:x2]
+            if region.scale < 1.0:
+                size = (max(1, round((x2 - x1) * region.scale)),
+                        max(1, round((y2 - y1) * region.scale)))  # fmt: skip
+                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            for d in self.region_detector.detect(crop):
+                detections.append(Detection(region.to_frame(d.box), d.score))
+        return detections
+
+    def process(
+        self,
+        frame_bgr: np.ndarray,
+        times: StageTimes | None = None,
+        regions: list[Region] | None = None,
+    ) -> list[Face]:
+        """The faces of the frame, or of ``regions`` of it (see :meth:`detect`); ``times``
+        records the detect, crop and classify stages."""
+        if regions == []:
+            return []  # nothing moves and nobody is tracked: the detector rests
         height, width = frame_bgr.shape[:2]
         with times.measure("detect") if times else nullcontext():
-            detections = self.face_filter.keep(self.detector.detect(frame_bgr), width, height)
+            detections = self.face_filter.keep(self.detect(frame_bgr, regions), width, height)
         with times.measure("crop") if times else nullcontext():
             crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
         with times.measure("classify") if times else nullcontext():

@@ -3,13 +3,13 @@
 import resource
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-STAGES = ("read", "decode", "detect", "crop", "classify", "track", "publish")
+STAGES = ("read", "decode", "motion", "detect", "crop", "classify", "track", "publish")
 WINDOW = 512  # recent samples per stage the percentiles are taken over
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
@@ -94,3 +94,34 @@ class FrameRate:
         fps = self._count / max(now - self._since, 1e-9)
         self._count, self._since = 0, now
         return round(fps, 2)
+
+
+class CpuRate:
+    """CPU seconds this process used per hour of wall-clock time since the last :meth:`take`
+    (3600 is one core busy all the time)."""
+
+    def __init__(
+        self,
+        cpu: Callable[[], float] = time.process_time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cpu, self._clock = cpu, clock
+        self._since = (cpu(), clock())
+
+    def take(self) -> float:
+        cpu, now = self._cpu(), self._clock()
+        used, elapsed = cpu - self._since[0], now - self._since[1]
+        self._since = (cpu, now)
+        return round(used / max(elapsed, 1e-9) * 3600.0, 1)
+
+
+def detection_status(figures: dict[str, float]) -> str:
+    """The detection figures of a stats message for the systemd status line ('' before the
+    first)."""
+    if not figures:
+        return ""
+    return (
+        f", motion {figures['motion_share']:.0%}, "
+        f"{figures['detector_runs_per_frame']:.2f} detector runs/frame, "
+        f"{figures['cpu_s_per_hour']:.0f} CPU s/h"
+    )

@@ -12,7 +12,7 @@ def test_the_benchmark_runs_both_pipelines_on_a_few_frames(data_root, bundle_dir
     out = tmp_path / "benchmarks.md"
     result = subprocess.run(
         [sys.executable, "-m", "scripts.benchmark", "--data-root", str(data_root),
-         "--limit", "2", "--threads", "1", "--out", str(out)],
+         "--limit", "2", "--threads", "1", "--door-seconds", "12", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -20,7 +20,10 @@ def test_the_benchmark_runs_both_pipelines_on_a_few_frames(data_root, bundle_dir
     rows = ("| detect, ms p50 / p95 |", "| classify, per face, ms p50 / p95 |",
             "| end to end, 1 thread, frames/s |", "| peak RSS, MB (maskwatch: the daemon) |",
             "| start to first processed frame, s |", "| scene F1 mask / no_mask |",
-            "| *status page, one viewer:* end to end, 1 thread, frames/s |")  # fmt: skip
+            "| *status page, one viewer:* end to end, 1 thread, frames/s |",
+            "| CPU seconds per hour, x86, 1 thread |", "| people found, far (faces 20-40 px) |",
+            "| Pi 4 projection, core-hours per day |",
+            "| busy sequence: CPU seconds per hour |")  # fmt: skip
     for row in rows:
         assert row in doc and row in result.stdout, row
     assert "{{" not in doc and "## Targets" in doc
@@ -28,5 +31,10 @@ def test_the_benchmark_runs_both_pipelines_on_a_few_frames(data_root, bundle_dir
     assert figures["doorway"]["maskwatch"]["1"]["frames"] == 10  # 2 scenes x 5 still frames
     assert figures["native"]["seed"]["1"]["frames"] == 2
     assert figures["doorway"]["maskwatch-viewer"]["1"]["viewer_pictures"] >= 1
+    door = figures["door"]
+    assert door["day"]["frames"] == door["busy"]["frames"] == 12 * 15
+    for run in (door["day"]["today"], door["day"]["motion"]):
+        assert run["near_people"] == 1 and run["cpu_s"] > 0  # the first walker, at 8 s
+    assert door["day"]["today"]["detector_runs_per_frame"] == 1.0
     daemon = figures["daemon"]
     assert 0 < daemon["first_frame_s"] <= daemon["first_event_s"] and daemon["peak_rss_mb"] > 0

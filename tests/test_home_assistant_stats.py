@@ -84,6 +84,10 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
     assert stats["dropped_frames"] == 0 and stats["queue_depth"] >= 0
     assert stats["queue_overflowed"] == 0 and stats["rss_mb"] > 0
     assert "cpu_temp_c" in stats and stats["events"] > 0
+    # Motion gating: still photos, so people are found on full-frame passes (the first
+    # frame of each photo) and followed in regions; the CPU the daemon used, per hour.
+    assert 0 <= stats["motion_share"] <= 1 and stats["detector_runs_per_frame"] > 0
+    assert stats["regions_per_frame"] >= 0 and stats["cpu_s_per_hour"] > 0
 
     snapshot = listener.payloads(f"{TOPIC}/snapshot")[0]
     image = cv2.imdecode(np.frombuffer(snapshot, np.uint8), cv2.IMREAD_COLOR)

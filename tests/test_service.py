@@ -37,7 +37,8 @@ def notify_socket():
 def test_systemd_hears_ready_watchdog_status_and_stopping(broker, still_frames, notify_socket):
     sock, path = notify_socket
     env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "300000"}
-    daemon = start_daemon(broker, still_frames, "--set", "source.interval=0.1", env=env)
+    daemon = start_daemon(broker, still_frames, "--set", "source.interval=0.1",
+                          "--set", "mqtt.stats_interval=0.5", env=env)  # fmt: skip
     messages = []
     while daemon.poll() is None or messages[-1:] != ["STOPPING=1"]:
         try:
@@ -50,7 +51,8 @@ def test_systemd_hears_ready_watchdog_status_and_stopping(broker, still_frames, 
     assert messages[0].startswith("READY=1\nSTATUS=")
     pings = [m for m in messages if m.startswith("WATCHDOG=1")]
     assert len(pings) >= 3  # 24 frames at 0.1 s, one ping per 0.15 s at most
-    assert all(" fps, " in m and "in view, queue" in m for m in pings)
+    assert all(" fps" in m and "in view, queue" in m for m in pings)
+    assert any(" detector runs/frame, " in m and " CPU s/h, " in m for m in pings)
     assert messages[-1] == "STOPPING=1"
 
 

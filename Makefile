@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
-        install uninstall deploy bench arm64-smoke
+        install uninstall deploy sd-card bench arm64-smoke
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -36,9 +36,11 @@ $(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
 
 # What the demo and the tests need from Debian: mosquitto (the real broker, started on a
 # loopback port), openssl (the TLS test's certificates), systemd (systemd-analyze checks
-# the unit; systemd-sysusers and systemctl --root stage the installer) and python3-venv.
+# the unit; systemd-sysusers and systemctl --root stage the installer), mtools (make
+# sd-card writes FAT images; the tests make them), cloud-init ('cloud-init schema' checks
+# the card's user-data) and python3-venv.
 SYSTEM_COMMANDS := mosquitto:mosquitto openssl:openssl systemd-analyze:systemd \
-                   systemd-sysusers:systemd
+                   systemd-sysusers:systemd mcopy:mtools cloud-init:cloud-init
 system-deps:
 	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -92,14 +94,23 @@ deploy: bundle/manifest.json
 	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@raspberrypi.local" >&2; exit 1; }
 	systemd/deploy.sh $(HOST)
 
+# After Raspberry Pi Imager wrote the card (with its OS customisation): the device part,
+# the bundle, an offline wheelhouse, CONFIG and PASSWORD_FILE onto its boot partition, and
+# a first-boot step that installs and starts maskwatch (systemd/sd-card.sh).
+sd-card: bundle/manifest.json
+	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file]" >&2; exit 1; }
+	systemd/sd-card.sh $(BOOT)
+
 # maskwatch against the seeds' pipeline on the same frames: prints the table and writes
 # docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
 bench: system-deps setup
 	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --out docs/benchmarks.md
 
-# The device code on arm64 under qemu-user (as root: apt installs qemu-user-static and
-# debootstrap); its output is recorded in docs/arm64.md. Too slow for 'make test'.
-arm64-smoke: setup
+# Both Raspberry Pi OS releases on arm64 under qemu-user: the installer into a debootstrap
+# root, apt's numpy with a simplejpeg built against it, maskwatch detect against x86 (as
+# root: apt installs qemu-user-static and debootstrap); its output is recorded in
+# docs/arm64.md. Too slow for 'make test'.
+arm64-smoke: bundle/manifest.json
 	scripts/arm64_smoke.sh
 
 demo: system-deps setup

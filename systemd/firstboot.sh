@@ -31,6 +31,8 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$card/device.tar.gz" -C "$work"
-(cd "$work" && WHEELHOUSE=$card/wheels DESTDIR=$DESTDIR systemd/install.sh)
+# The system is still booting (firstrun.sh runs before Imager's reboot, cloud-init's runcmd
+# before boot completes): the installer queues the service's start instead of waiting.
+(cd "$work" && WHEELHOUSE=$card/wheels DESTDIR=$DESTDIR NO_BLOCK=1 systemd/install.sh)
 rm -rf "$card"
 echo "maskwatch first boot: done; removed $card"

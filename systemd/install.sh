@@ -8,6 +8,7 @@
 # The pinned device set is the one for the target's release (systemd/releases), read from
 # its /etc/os-release (DESTDIR's when it has one); REQUIREMENTS=file overrides the choice.
 # WHEELHOUSE=dir installs from that folder only, offline (make sd-card puts one on the card).
+# NO_BLOCK=1 queues the service's start instead of waiting for it (the first boot does).
 set -euo pipefail
 
 DESTDIR=${DESTDIR:-}
@@ -19,6 +20,7 @@ STATEDIR=${STATEDIR:-/var/lib/maskwatch}
 PYTHON=${PYTHON:-python3}
 REQUIREMENTS=${REQUIREMENTS:-}
 WHEELHOUSE=${WHEELHOUSE:-}
+NO_BLOCK=${NO_BLOCK:-0}
 BUNDLE=${BUNDLE:-bundle}
 SERVICE=maskwatch.service
 
@@ -159,7 +161,10 @@ install_unit() {
     fi
     systemctl daemon-reload
     systemctl --quiet enable "$SERVICE"
-    if [ "$changed" = 1 ] || ! systemctl --quiet is-active "$SERVICE"; then
+    if [ "$NO_BLOCK" = 1 ]; then
+        systemctl restart --no-block "$SERVICE"
+        say "queued the start of $SERVICE; follow it with: journalctl -u maskwatch -f"
+    elif [ "$changed" = 1 ] || ! systemctl --quiet is-active "$SERVICE"; then
         systemctl restart "$SERVICE"
         say "started $SERVICE; follow it with: journalctl -u maskwatch -f"
     fi

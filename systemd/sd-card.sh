@@ -34,6 +34,7 @@ if [ -d "$BOOT" ]; then
     boot_copy_dir() { rm -rf "${BOOT:?}/$2" && cp -r "$1" "$BOOT/$2"; }
 elif [ -f "$BOOT" ]; then
     command -v mcopy >/dev/null || die "$BOOT is an image: writing it needs mtools (apt install mtools)"
+    export MTOOLS_SKIP_CHECK=1  # a partition cut out of a card image need not fit mtools' geometry
     boot_has() { mdir -i "$BOOT" "::/$1" >/dev/null 2>&1; }
     boot_read() { mtype -i "$BOOT" "::/$1"; }
     boot_write() { mcopy -o -i "$BOOT" "$2" "::/$1"; }

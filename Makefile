@@ -16,8 +16,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
-# The workstation set (TensorFlow for train/ and convert/) plus test tools; the device
-# itself needs requirements/device.txt only.
+# The workstation set (TensorFlow for train/ and convert/) plus test tools; a Pi needs
+# only the device set for its release (requirements/device-<release>.txt, systemd/releases).
 $(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

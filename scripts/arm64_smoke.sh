@@ -9,8 +9,9 @@
 # for python3-picamera2 (the real one needs libcamera from the Raspberry Pi archive,
 # which is out of reach here) that imports what picamera2 imports: numpy and simplejpeg.
 # Then systemd/install.sh installs into that root exactly as 'make install' does (the set
-# it picks from the root's /etc/os-release, a venv with --system-site-packages), run by
-# the root's own Python through qemu-user (binfmt_misc). In the installed venv: simplejpeg
+# it picks from the root's /etc/os-release, a venv with --system-site-packages), offline
+# from a wheelhouse as at make sd-card's first boot, run by the root's own Python through
+# qemu-user (binfmt_misc). In the installed venv: simplejpeg
 # encodes and decodes, the picamera2 source's import path works, and 'maskwatch detect'
 # gives the same labels as x86 on a few held-out photos, per Pi CPU model. On bookworm the
 # regression too: the same venv with numpy 2 cannot import simplejpeg, and 'maskwatch
@@ -78,7 +79,7 @@ build_simplejpeg() {  # $1: root, $2: version
     # Debian keeps them in numpy/core/include (bookworm) or /usr/lib/<triplet>/python3-numpy.
     numpy_include=$(dirname "$(dirname "$(find "$1/usr/lib" -path "*numpy/*core/include/numpy/numpyconfig.h" | head -n 1)")")
     echo "arm64: building simplejpeg $2 against apt's numpy $(numpy_version "$dist")"
-    chroot "$1" gcc -O2 -shared -fPIC -I"/usr/include/$python" -I"${numpy_include#"$1"}" \
+    chroot "$1" gcc -O2 -Wno-cpp -shared -fPIC -I"/usr/include/$python" -I"${numpy_include#"$1"}" \
         "${src#"$1"}/simplejpeg/_jpeg.c" "${src#"$1"}/simplejpeg/_color.c" -lturbojpeg \
         -o "/tmp/_jpeg$(chroot "$1" "$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
     rm -rf "$dist/simplejpeg" && mkdir -p "$dist/simplejpeg"
@@ -110,9 +111,13 @@ smoke() {  # $1: release
     local root=$WORK/root-$1 venv cpu started
     make_root "$1" "$root"
     build_simplejpeg "$root" "${SIMPLEJPEG[$1]}"
+    # The installer works offline from a wheelhouse fetched here, as at make sd-card's first
+    # boot. (Online, the venv's ensurepip copies Debian's pip wheel with shutil.copy2, whose
+    # listxattr qemu-user does not redirect into the root: on trixie that fails.)
+    PY=$PY systemd/wheelhouse.sh "$1" "$WORK/wheels-$1"
     export QEMU_LD_PREFIX=$root
-    echo "arm64: $1: systemd/install.sh into $root"
-    DESTDIR=$root PYTHON=$root/usr/bin/python3 systemd/install.sh
+    echo "arm64: $1: systemd/install.sh into $root, offline from $(ls "$WORK/wheels-$1" | wc -l) wheels"
+    WHEELHOUSE=$WORK/wheels-$1 DESTDIR=$root PYTHON=$root/usr/bin/python3 systemd/install.sh
     venv=$root/opt/maskwatch/venv
     echo "arm64: $1: $("$venv/bin/python" -c 'import platform, sys; print(platform.machine(), "Python", sys.version.split()[0])'); apt's numpy $(numpy_version "$root/usr/lib/python3/dist-packages")"
     "$venv/bin/python" -c "$IMPORT_CHAIN"

@@ -51,9 +51,8 @@ if [ -z "$RELEASE" ]; then
         die "$BOOT has neither user-data (trixie, cloud-init) nor firstrun.sh (bookworm): write the card with Raspberry Pi Imager's OS customisation (user, Wi-Fi, SSH) turned on, then run this again"
     fi
 fi
-read -r python requirements < <(awk -v r="$RELEASE" '$1 == r { print $2, $4 }' systemd/releases) || true
-[ -n "${requirements:-}" ] || die "RELEASE=$RELEASE is not one of: $(awk '!/^#/ && NF { print $1 }' systemd/releases | xargs)"
-glibc_minor=$(awk -v r="$RELEASE" '$1 == r { split($3, v, "."); print v[2] }' systemd/releases)
+python=$(awk -v r="$RELEASE" '$1 == r { print $2 }' systemd/releases)
+[ -n "$python" ] || die "RELEASE=$RELEASE is not one of: $(awk '!/^#/ && NF { print $1 }' systemd/releases | xargs)"
 
 [ -f bundle/manifest.json ] || die "no bundle/; run 'make bundle' first"
 [ -f "$CONFIG" ] || die "CONFIG=$CONFIG: no such file"
@@ -72,12 +71,8 @@ mkdir -p "$payload/wheels"
 say "$RELEASE (Python $python): the device part, the bundle and a $WHEEL_ARCH wheelhouse"
 # shellcheck disable=SC2046  # the list's globs are meant to expand
 tar --exclude=__pycache__ -czf "$payload/device.tar.gz" $(ls -d $(grep -v '^#' systemd/device-files))
-platforms=(--platform "manylinux2014_$WHEEL_ARCH")
-for minor in $(seq 17 "$glibc_minor"); do platforms+=(--platform "manylinux_2_${minor}_$WHEEL_ARCH"); done
-"$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --implementation cp --python-version "$python" "${platforms[@]}" \
-    -r "$requirements" -r requirements/offline.txt -d "$payload/wheels" ||
-    die "pip could not download the wheels for $requirements"
+PY=$PY systemd/wheelhouse.sh "$RELEASE" "$payload/wheels" "$WHEEL_ARCH" ||
+    die "pip could not download the wheels for $RELEASE"
 cp systemd/firstboot.sh "$payload/"
 cp "$CONFIG" "$payload/maskwatch.toml"
 if [ -n "$PASSWORD_FILE" ]; then cp "$PASSWORD_FILE" "$payload/mqtt_password"; fi

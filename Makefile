@@ -13,12 +13,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate detector-report demo test lint \
         format clean \
-        install uninstall deploy bench arm64-smoke soak
+        install uninstall deploy sd-card bench arm64-smoke soak
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
-# The workstation set (TensorFlow for train/ and convert/) plus test tools; the device
-# itself needs requirements/device.txt only.
+# The workstation set (TensorFlow for train/ and convert/) plus test tools; a Pi needs
+# only the device set for its release (requirements/device-<release>.txt, systemd/releases).
 $(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -38,9 +38,12 @@ $(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
 # What the demo and the tests need from Debian: mosquitto (the real broker, started on a
 # loopback port), openssl (the TLS test's certificates), systemd (systemd-analyze checks
 # the unit; systemd-sysusers and systemctl --root stage the installer), chromium and
-# chromium-driver (the status page's browser test) and python3-venv.
+# chromium-driver (the status page's browser test), mtools (make sd-card writes FAT
+# images; the tests make them), cloud-init ('cloud-init schema' checks the card's
+# user-data) and python3-venv.
 SYSTEM_COMMANDS := mosquitto:mosquitto openssl:openssl systemd-analyze:systemd \
-                   systemd-sysusers:systemd chromium:chromium chromedriver:chromium-driver
+                   systemd-sysusers:systemd chromium:chromium chromedriver:chromium-driver \
+                   mcopy:mtools cloud-init:cloud-init
 system-deps:
 	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -102,6 +105,13 @@ deploy: bundle/manifest.json
 	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@raspberrypi.local" >&2; exit 1; }
 	systemd/deploy.sh $(HOST)
 
+# After Raspberry Pi Imager wrote the card (with its OS customisation): the device part,
+# the bundle, an offline wheelhouse, CONFIG and PASSWORD_FILE onto its boot partition, and
+# a first-boot step that installs and starts maskwatch (systemd/sd-card.sh).
+sd-card: bundle/manifest.json
+	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file]" >&2; exit 1; }
+	systemd/sd-card.sh $(BOOT)
+
 # maskwatch against the seeds' pipeline on the same frames: prints the table and writes
 # docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
 bench: system-deps setup
@@ -114,9 +124,11 @@ MINUTES ?= 60
 soak: | $(VENV)/.installed
 	$(BIN)/python -m scripts.soak --minutes $(MINUTES) --data-root $(DATA) --out docs/soak.md
 
-# The device code on arm64 under qemu-user (as root: apt installs qemu-user-static and
-# debootstrap); its output is recorded in docs/arm64.md. Too slow for 'make test'.
-arm64-smoke: setup
+# Both Raspberry Pi OS releases on arm64 under qemu-user: the installer into a debootstrap
+# root, apt's numpy with a simplejpeg built against it, maskwatch detect against x86 (as
+# root: apt installs qemu-user-static and debootstrap); its output is recorded in
+# docs/arm64.md. Too slow for 'make test'.
+arm64-smoke: bundle/manifest.json
 	scripts/arm64_smoke.sh
 
 demo: system-deps setup

@@ -25,6 +25,7 @@ import numpy as np
 from edge.config import SourceConfig
 from edge.errors import ConfigError, ImageError, SourceError
 from edge.images import read_image_timed
+from edge.numpy_abi import describe, is_numpy_abi_error
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,11 @@ def require_picamera2() -> ModuleType:
     """picamera2, imported only when the config asks for it (it exists only on a Pi)."""
     try:
         return importlib.import_module("picamera2")
-    except ImportError:
+    except (ImportError, ValueError) as error:
+        if is_numpy_abi_error(error):
+            raise ConfigError(f"source.kind picamera2: {describe('picamera2', error)}") from None
+        if isinstance(error, ValueError):
+            raise
         raise ConfigError(
             "source.kind picamera2: the picamera2 module is not importable; install "
             "python3-picamera2 with apt and make the venv with --system-site-packages"

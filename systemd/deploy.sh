@@ -12,13 +12,10 @@ cd "$(dirname "$0")/.."
 HOST=${1:?usage: systemd/deploy.sh user@host | /local/dir}
 REMOTE_DIR=${REMOTE_DIR:-maskwatch-deploy}
 INSTALL_ENV=${INSTALL_ENV:-}
-# Only what the Pi runs: no train/, convert/, tests or models.
-FILES=(edge pyproject.toml README.md Makefile systemd config/device.toml
-       requirements/device.txt requirements/device-tflite-runtime.txt bundle)
 
 [ -f bundle/manifest.json ] || { echo "deploy: no bundle/; run 'make bundle' first" >&2; exit 1; }
-existing=()
-for f in "${FILES[@]}"; do [ -e "$f" ] && existing+=("$f"); done
+# shellcheck disable=SC2046  # the list's globs are meant to expand
+read -r -a existing <<< "$(ls -d $(grep -v '^#' systemd/device-files) 2>/dev/null | tr '\n' ' ')"
 
 if [[ $HOST == /* || $HOST == .* ]]; then
     on_host() { (mkdir -p "$HOST" && cd "$HOST" && bash -c "$1"); }

@@ -5,6 +5,10 @@
 #   PURGE=1 systemd/install.sh --uninstall   remove those too, and the user
 # DESTDIR=/some/root installs into that tree instead: no root needed, nothing is started,
 # and the user is created in DESTDIR's own /etc/passwd.
+# The pinned device set is the one for the target's release (systemd/releases), read from
+# its /etc/os-release (DESTDIR's when it has one); REQUIREMENTS=file overrides the choice.
+# WHEELHOUSE=dir installs from that folder only, offline (make sd-card puts one on the card).
+# NO_BLOCK=1 queues the service's start instead of waiting for it (the first boot does).
 set -euo pipefail
 
 DESTDIR=${DESTDIR:-}
@@ -14,7 +18,9 @@ UNITDIR=${UNITDIR:-/etc/systemd/system}
 SYSUSERSDIR=${SYSUSERSDIR:-/usr/lib/sysusers.d}
 STATEDIR=${STATEDIR:-/var/lib/maskwatch}
 PYTHON=${PYTHON:-python3}
-REQUIREMENTS=${REQUIREMENTS:-requirements/device.txt}
+REQUIREMENTS=${REQUIREMENTS:-}
+WHEELHOUSE=${WHEELHOUSE:-}
+NO_BLOCK=${NO_BLOCK:-0}
 BUNDLE=${BUNDLE:-bundle}
 SERVICE=maskwatch.service
 
@@ -24,6 +30,29 @@ changed=0
 
 say() { echo "maskwatch install: $*"; }
 die() { echo "maskwatch install: error: $*" >&2; exit 1; }
+
+# The release of the target: its root's os-release, else this machine's.
+release_codename() {
+    local file=/etc/os-release
+    [ -f "$root/etc/os-release" ] && file=$root/etc/os-release
+    (. "$file" && echo "${VERSION_CODENAME:-unknown}")
+}
+
+# REQUIREMENTS from systemd/releases for this release, after checking that PYTHON is the
+# Python the set was pinned for.
+choose_requirements() {
+    [ -n "$REQUIREMENTS" ] && return
+    local codename want have supported
+    codename=$(release_codename)
+    supported=$(awk '!/^#/ && NF { printf "%s%s (Python %s)", sep, $1, $2; sep = ", " }' systemd/releases)
+    read -r want REQUIREMENTS < <(awk -v r="$codename" '$1 == r { print $2, $4 }' systemd/releases) || true
+    [ -n "$REQUIREMENTS" ] ||
+        die "release '$codename' is not supported; maskwatch installs on Raspberry Pi OS $supported"
+    have=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
+        die "cannot run $PYTHON"
+    [ "$have" = "$want" ] ||
+        die "$codename's device set is pinned for Python $want, but $PYTHON is Python $have; run with PYTHON=python$want"
+}
 
 # Copy a file only when its content or mode differs, so a second run changes nothing.
 put() {
@@ -49,6 +78,29 @@ install_user() {
     fi
 }
 
+# pip in the venv; with a WHEELHOUSE, from that folder only.
+venv_pip() {
+    "$1/bin/python" -m pip install --quiet --disable-pip-version-check \
+        ${WHEELHOUSE:+--no-index --find-links "$WHEELHOUSE"} "${@:2}"
+}
+
+# A new venv. Offline, pip comes from the wheelhouse's own pip wheel (run from the wheel
+# itself), so the system's ensurepip (python3-venv) is not needed.
+make_venv() {
+    local venv=$1 pip_wheel
+    if [ -z "$WHEELHOUSE" ]; then
+        "$PYTHON" -m venv --system-site-packages "$venv" ||
+            die "cannot create a venv with $PYTHON; install python3-venv (apt)"
+        return
+    fi
+    pip_wheel=$(find "$WHEELHOUSE" -maxdepth 1 -name 'pip-*.whl' | head -n 1)
+    [ -n "$pip_wheel" ] || die "no pip wheel in $WHEELHOUSE; rebuild the card with make sd-card"
+    "$PYTHON" -m venv --system-site-packages --without-pip "$venv" ||
+        die "cannot create a venv with $PYTHON"
+    "$venv/bin/python" "$pip_wheel/pip" install --quiet --disable-pip-version-check \
+        --no-index --find-links "$WHEELHOUSE" pip || die "cannot install pip from $WHEELHOUSE"
+}
+
 # The virtual environment: --system-site-packages so that Raspberry Pi OS's apt-installed
 # python3-picamera2 and libcamera are visible. Reinstalled only when what goes in changed.
 install_venv() {
@@ -58,17 +110,13 @@ install_venv() {
     if [ -f "$venv/.maskwatch-stamp" ] && [ "$(cat "$venv/.maskwatch-stamp")" = "$stamp" ]; then
         return
     fi
-    if [ ! -x "$venv/bin/python" ]; then
-        "$PYTHON" -m venv --system-site-packages "$venv" ||
-            die "cannot create a venv with $PYTHON; install python3-venv (apt)"
-    fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" ||
-        die "pip could not install $REQUIREMENTS (on a 32-bit OS or Python other than 3.11, use REQUIREMENTS=requirements/device-tflite-runtime.txt; see the README)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps . ||
-        die "pip could not install maskwatch itself"
+    [ -x "$venv/bin/python" ] || make_venv "$venv"
+    venv_pip "$venv" -r "$REQUIREMENTS" ||
+        die "pip could not install $REQUIREMENTS (on a 32-bit OS, use REQUIREMENTS=requirements/device-tflite-runtime.txt; see the README)"
+    venv_pip "$venv" --no-deps . || die "pip could not install maskwatch itself"
     echo "$stamp" > "$venv/.maskwatch-stamp"
     changed=1
-    say "installed the virtual environment in $PREFIX/venv"
+    say "installed the virtual environment in $PREFIX/venv from $REQUIREMENTS"
 }
 
 install_bundle() {
@@ -116,7 +164,10 @@ install_unit() {
     fi
     systemctl daemon-reload
     systemctl --quiet enable "$SERVICE"
-    if [ "$changed" = 1 ] || ! systemctl --quiet is-active "$SERVICE"; then
+    if [ "$NO_BLOCK" = 1 ]; then
+        systemctl restart --no-block "$SERVICE"
+        say "queued the start of $SERVICE; follow it with: journalctl -u maskwatch -f"
+    elif [ "$changed" = 1 ] || ! systemctl --quiet is-active "$SERVICE"; then
         systemctl restart "$SERVICE"
         say "started $SERVICE; follow it with: journalctl -u maskwatch -f"
     fi
@@ -150,6 +201,7 @@ if [ "${1:-}" = --uninstall ]; then
     uninstall
     exit 0
 fi
+choose_requirements
 install_user
 install_venv
 install_bundle

@@ -15,8 +15,12 @@ import pytest
 
 from scripts.local_broker import Listener
 from tests.conftest import FRAMES_PER_SCENE, ROOT, TOPIC, link_still_sequences
+from tests.test_releases import RELEASES
 
 MAX_EXPOSURE = 3.0
+BOOKWORM_OS_RELEASE = (
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +28,8 @@ def deployed(bundle_dir):
     """``make deploy`` into a fresh target directory, installing into a staging root."""
     with tempfile.TemporaryDirectory(prefix="maskwatch-deploy-") as name:
         target, root = Path(name) / "pi-home", Path(name) / "root"
+        (root / "etc").mkdir(parents=True)  # a bookworm root: the installer picks its set
+        (root / "etc/os-release").write_text(BOOKWORM_OS_RELEASE)
         result = subprocess.run(
             ["make", "--no-print-directory", "deploy", f"HOST={target}",
              f"INSTALL_ENV=DESTDIR={root}"],
@@ -73,7 +79,7 @@ def test_deploy_copies_the_device_part_only(deployed, bundle_dir):
 
 
 def test_the_installed_files_their_owners_and_modes(deployed, bundle_dir):
-    _, root, _ = deployed
+    _, root, output = deployed
     venv = root / "opt/maskwatch/venv"
     assert os.access(venv / "bin/maskwatch", os.X_OK)
     # picamera2 comes from apt on Raspberry Pi OS: the venv must see the system packages.
@@ -81,11 +87,16 @@ def test_the_installed_files_their_owners_and_modes(deployed, bundle_dir):
     probe = subprocess.run(
         [str(venv / "bin/python"), "-c",
          "import importlib.util as u; import numpy, cv2, paho.mqtt.client, ai_edge_litert; "
-         "print([m for m in ('tensorflow', 'keras') if u.find_spec(m)])"],
+         "print([m for m in ('tensorflow', 'keras') if u.find_spec(m)], numpy.__version__)"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == "[]"  # the device set only: no TensorFlow, no Keras
+    # The device set only (no TensorFlow, no Keras), bookworm's: numpy 1.x for apt's simplejpeg.
+    assert probe.stdout.strip() == f"[] {RELEASES['bookworm'].pins()['numpy']}"
+    assert (
+        "maskwatch install: installed the virtual environment in /opt/maskwatch/venv from "
+        "requirements/device-bookworm.txt" in output
+    )
     manifest = json.loads((root / "opt/maskwatch/bundle/manifest.json").read_text())
     assert manifest == json.loads((bundle_dir / "manifest.json").read_text())
 

@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
-        install uninstall deploy bench arm64-smoke
+        install uninstall deploy bench arm64-smoke detector
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -55,7 +55,8 @@ system-deps:
 
 # The bundle: the committed int8 classifier + the YuNet detector (from MODELS_DIR, else
 # upstream; sha256 checked) + manifest.json.
-bundle/manifest.json: models/mask_classifier_int8.tflite models/metrics.json | $(VENV)/.installed
+bundle/manifest.json: models/mask_classifier_int8.tflite models/metrics.json \
+                      models/face_detection_yunet_masks.onnx | $(VENV)/.installed
 	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle --tar bundle.tar.gz
 
 bundle: | $(VENV)/.installed
@@ -73,6 +74,14 @@ convert: | $(VENV)/.installed
 evaluate: | $(VENV)/.installed
 	$(BIN)/python -m train.evaluate --data-root $(DATA) --bundle bundle --out reports \
 	  --metrics models/metrics.json --int8-report models/mask_classifier_int8.json
+
+# Fine-tune YuNet on masked faces (train/detector_train.py): at most an hour on 2 cores, with
+# a progress bar; an interrupted run resumes from build/detector. Writes
+# models/face_detection_yunet_masks.onnx + .json (provenance), then the bundle.
+detector: | $(VENV)/.installed
+	$(BIN)/python -m train.detector_train --data-root $(DATA) --models-dir $(MODELS_DIR) \
+	  --threads 2
+	$(MAKE) bundle
 
 model: train convert
 	$(MAKE) bundle evaluate

@@ -56,6 +56,7 @@ class Manifest:
     source_commit: str = ""
     training_data: dict = field(default_factory=dict)  # sources, seed, faces per split
     evaluation: dict = field(default_factory=dict)  # crop and scene figures of this bundle
+    detector_provenance: dict = field(default_factory=dict)  # a fine-tuned detector's origin
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -116,6 +117,7 @@ def parse_manifest(text: str, where: str) -> Manifest:
         source_commit=str(data.get("source_commit", "")),
         training_data=dict(data.get("training_data") or {}),
         evaluation=dict(data.get("evaluation") or {}),
+        detector_provenance=dict(data.get("detector_provenance") or {}),
     )
 
 

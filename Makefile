@@ -11,8 +11,8 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup system-deps bundle model train convert evaluate demo test lint format clean \
-        install uninstall deploy bench arm64-smoke detector
+.PHONY: setup system-deps bundle model train convert evaluate detector detector-report demo \
+        test lint format clean install uninstall deploy bench arm64-smoke
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -82,6 +82,14 @@ detector: | $(VENV)/.installed
 	$(BIN)/python -m train.detector_train --data-root $(DATA) --models-dir $(MODELS_DIR) \
 	  --threads 2
 	$(MAKE) bundle
+
+# Face detectors alone on the fixed test split, at max side 320 and 640: a Markdown table
+# and precision-recall plots for masked and unmasked faces, one curve per detector.
+DETECTORS  ?= yunet=$(MODELS_DIR)/face_detection_yunet_2026may.onnx
+REPORT_OUT ?= reports
+detector-report: | $(VENV)/.installed
+	$(BIN)/python -m train.detector_report --data-root $(DATA) --out $(REPORT_OUT) \
+	  $(foreach d,$(DETECTORS),--detector $(d))
 
 model: train convert
 	$(MAKE) bundle evaluate

@@ -9,10 +9,11 @@ from edge.detectors import create_detector
 from edge.pipeline import MaskPipeline
 from edge.preprocess import PreprocessSpec
 from tests.conftest import ROOT, SPLIT
+from train.annotation_fixes import apply_fixes, load_fixes
 from train.crops import load_crops
 from train.data import read_sources
 from train.datasets import read_voc_scenes
-from train.evaluate import evaluate_scenes, scene_samples
+from train.evaluate import AS_ANNOTATED, DEFAULT_FIXES, FIXED, evaluate_scenes, scene_samples
 from train.split import apply_split
 
 REPORTS = ROOT / "reports"
@@ -22,12 +23,21 @@ def test_the_committed_scene_figures_are_reproduced(data_root, bundle_dir):
     metrics = json.loads((ROOT / "models" / "metrics.json").read_text())
     recorded = json.loads((REPORTS / "scene_evaluation.json").read_text())
     split = apply_split(read_sources(data_root, metrics["sources"]), SPLIT)
+    fixed = apply_fixes(
+        scene_samples(split["test"]), load_fixes(ROOT / DEFAULT_FIXES), DEFAULT_FIXES
+    )
     summary = evaluate_scenes(
-        MaskPipeline.from_bundle_dir(bundle_dir), scene_samples(split["test"])
+        MaskPipeline.from_bundle_dir(bundle_dir), fixed.faces, None, fixed.ignore
     )
     assert summary["images"] == recorded["images"] >= 100
     assert summary["per_label"] == recorded["per_label"]
     assert summary["detection_recall"] == recorded["detection_recall"]
+    assert summary["per_class"] == recorded["per_class"]
+    assert recorded["annotation_fixes"]["ignore_regions"] == fixed.ignored > 0
+    # Both detector sizes, each scored as published and with the fixes.
+    runs = {(run["max_side"], run["annotations"]): run for run in recorded["runs"]}
+    assert sorted(runs) == [(320, AS_ANNOTATED), (320, FIXED), (640, AS_ANNOTATED), (640, FIXED)]
+    assert runs[640, FIXED]["per_class"] == summary["per_class"]
 
 
 def test_the_reports_a_person_opens_exist():
@@ -44,6 +54,10 @@ def test_the_reports_a_person_opens_exist():
     summary = (REPORTS / "summary.md").read_text()
     recorded = json.loads((REPORTS / "scene_evaluation.json").read_text())
     assert f"{recorded['per_label']['no_mask']['f1']:.3f}" in summary
+    for run in recorded["runs"]:
+        assert (
+            f"### Detector max side {run['max_side']}, annotations {run['annotations']}" in summary
+        )
 
 
 def test_detector_crops_take_the_detectors_box(data_root, bundle_dir):

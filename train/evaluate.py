@@ -1,107 +1,177 @@
 """Scene evaluation, as a user experiences it: ``python -m train.evaluate``.
 
 The whole bundle (detector + classifier) runs on the held-out scenes of the saved
-split. Per image, predictions are matched to annotated faces greedily by IoU >= 0.4,
-highest first. Annotated faces narrower than 24 px are ignored: a prediction matched
-to one counts neither way. For each label L in {mask, no_mask}: TP = annotated L
-matched by a prediction labelled L; FP = prediction labelled L not matched to an
-annotated L; FN = annotated L not matched, or matched but labelled otherwise.
+split, at each detector ``max_side`` asked for, and is scored twice: against the
+annotations as published and with the checked fixes of ``models/test_annotation_fixes.toml``
+(label corrections and ignore regions, see :mod:`train.annotation_fixes`).
+
+The rule, per image. Predictions are matched one-to-one to the annotated faces and the
+ignore regions together, greedily by IoU >= 0.4, highest first. A prediction matched
+to an ignore region or to an annotated face narrower than 24 px counts neither way,
+and so does an unmatched prediction narrower than 24 px; a wider unmatched prediction
+is a false positive (a user would see it). For each label L in {mask, no_mask}:
+TP = annotated L matched by a prediction labelled L; FP = prediction labelled L not
+matched to an annotated L; FN = annotated L not matched, or matched but labelled
+otherwise. Per class and face width (24-48, 48-96, 96+ px): detection recall (found
+among annotated) and matched-face accuracy (right label among found).
 """
 
 import argparse
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edge.bundle import Bundle, load_bundle
 from edge.errors import MaskwatchError
 from edge.images import read_image
 from edge.labels import CLASSIFIER_LABELS, MASK_INCORRECT, NO_MASK
 from edge.matching import match_greedy
 from edge.pipeline import Face, MaskPipeline
+from edge.preprocess import Box
+from train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError, FaceSample
-from train.reports import classifier_report, write_json, write_summary
+from train.reports import classifier_report, scene_width_tables, write_json, write_summary
 from train.split import apply_split
 
 MIN_IOU = 0.4
 MIN_WIDTH = 24
 ANNOTATED_LABELS = (*CLASSIFIER_LABELS, MASK_INCORRECT)
+WIDTH_BINS = (("24-48", 48), ("48-96", 96), ("96+", None))  # name, upper bound (exclusive)
+ALL_WIDTHS = "all"
+MAX_SIDES = (320, 640)
+DEFAULT_FIXES = Path("models/test_annotation_fixes.toml")  # for the test split
+AS_ANNOTATED, FIXED = "as published", "with fixes"
 
 
-def _ignored(face: FaceSample) -> bool:
-    """Annotated faces narrower than 24 px count neither way."""
-    return face.box[2] - face.box[0] < MIN_WIDTH
+def width_bin(box: Box) -> str | None:
+    """The face-width bin of a box; None under 24 px (such boxes count neither way)."""
+    width = box[2] - box[0]
+    if width < MIN_WIDTH:
+        return None
+    return next(name for name, upper in WIDTH_BINS if upper is None or width < upper)
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def f1_figures(tp: int, fp: int, fn: int) -> dict:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "tp": tp, "fp": fp, "fn": fn,
+        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SceneMatch:
+    """One image under the rule: which prediction found each scored face, and which
+    predictions are false positives (unmatched, 24 px wide or more)."""
+
+    found: dict[int, int | None]  # annotated face (24 px or more) -> its prediction, or None
+    false_positives: list[int]
+
+
+def match_scene(
+    predicted: list[Box], annotated: list[FaceSample], ignore: list[Box] = ()
+) -> SceneMatch:
+    """Match predictions to the annotated faces and the ignore regions together."""
+    regions = [a.box for a in annotated] + list(ignore)
+    matches = dict(match_greedy(predicted, regions, MIN_IOU))
+    by_region = {g: p for p, g in matches.items()}
+    found = {g: by_region.get(g) for g, face in enumerate(annotated) if width_bin(face.box)}
+    unmatched = [p for p, box in enumerate(predicted) if p not in matches and width_bin(box)]
+    return SceneMatch(found, unmatched)
 
 
 @dataclass
 class SceneTally:
-    tp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    fp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    fn: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    annotated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    detected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (label, width bin) -> annotated, detected, correct (detected with the right label),
+    # tp, fp, fn
+    counts: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
     matched_true: list[int] = field(default_factory=list)  # for the matched faces' curves
     matched_no_mask_probability: list[float] = field(default_factory=list)
     images: int = 0
 
-    def add(self, predictions: list[Face], annotated: list[FaceSample]) -> None:
-        """Score one image's predictions against its annotations."""
+    def add(
+        self, predictions: list[Face], annotated: list[FaceSample], ignore: list[Box] = ()
+    ) -> None:
+        """Score one image's predictions against its annotations and ignore regions."""
         self.images += 1
-        matches = dict(
-            match_greedy([p.box for p in predictions], [a.box for a in annotated], MIN_IOU)
-        )
-        matched_annotations = set(matches.values())
-        for g, face in enumerate(annotated):
-            if _ignored(face):
+        scene = match_scene([p.box for p in predictions], annotated, ignore)
+        for g, p in scene.found.items():
+            face = annotated[g]
+            bin_name = width_bin(face.box)
+            counts = self.counts[face.label, bin_name]
+            counts["annotated"] += 1
+            if p is None:
+                counts["fn"] += face.label in CLASSIFIER_LABELS
                 continue
-            self.annotated[face.label] += 1
-            self.detected[face.label] += g in matched_annotations
-            if face.label in CLASSIFIER_LABELS and g not in matched_annotations:
-                self.fn[face.label] += 1
-        for p, prediction in enumerate(predictions):
-            g = matches.get(p)
-            if g is not None and _ignored(annotated[g]):
-                continue
-            truth = annotated[g].label if g is not None else None
-            if truth == prediction.label:
-                self.tp[truth] += 1
-                continue
-            self.fp[prediction.label] += 1
-            if truth in CLASSIFIER_LABELS:  # found, but labelled otherwise
-                self.fn[truth] += 1
-        for p, g in matches.items():
-            truth, prediction = annotated[g], predictions[p]
-            if truth.label in CLASSIFIER_LABELS and not _ignored(truth):
-                self.matched_true.append(CLASSIFIER_LABELS.index(truth.label))
+            prediction = predictions[p]
+            counts["detected"] += 1
+            if prediction.label == face.label:
+                counts["correct"] += 1
+                counts["tp"] += 1
+            else:
+                self.counts[prediction.label, bin_name]["fp"] += 1
+                counts["fn"] += face.label in CLASSIFIER_LABELS
+            if face.label in CLASSIFIER_LABELS:
+                self.matched_true.append(CLASSIFIER_LABELS.index(face.label))
                 no_mask = prediction.score if prediction.label == NO_MASK else 1 - prediction.score
                 self.matched_no_mask_probability.append(no_mask)
+        for p in scene.false_positives:
+            self.counts[predictions[p].label, width_bin(predictions[p].box)]["fp"] += 1
+
+    def _total(self, label: str, bin_name: str) -> Counter:
+        if bin_name != ALL_WIDTHS:
+            return self.counts[label, bin_name]
+        return sum((self.counts[label, name] for name, _ in WIDTH_BINS), Counter())
+
+    def _class_figures(self, label: str, bin_name: str) -> dict:
+        counts = self._total(label, bin_name)
+        figures = {
+            "annotated": counts["annotated"],
+            "detected": counts["detected"],
+            "detection_recall": _ratio(counts["detected"], counts["annotated"]),
+        }
+        if label in CLASSIFIER_LABELS:  # the classifier cannot say mask_incorrect
+            figures["accuracy"] = _ratio(counts["correct"], counts["detected"])
+            figures.update(f1_figures(counts["tp"], counts["fp"], counts["fn"]))
+        return figures
 
     def summary(self) -> dict:
-        per_label = {}
-        for label in CLASSIFIER_LABELS:
-            tp, fp, fn = self.tp[label], self.fp[label], self.fn[label]
-            precision = tp / (tp + fp) if tp + fp else 0.0
-            recall = tp / (tp + fn) if tp + fn else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            per_label[label] = {
-                "tp": tp, "fp": fp, "fn": fn,
-                "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            }  # fmt: skip
-        detection = {
+        per_label = {
+            label: f1_figures(*(self._total(label, ALL_WIDTHS)[k] for k in ("tp", "fp", "fn")))
+            for label in CLASSIFIER_LABELS
+        }
+        detection = {}
+        for label in ANNOTATED_LABELS:
+            counts = self._total(label, ALL_WIDTHS)
+            detection[label] = {
+                "annotated": counts["annotated"],
+                "detected": counts["detected"],
+                "recall": _ratio(counts["detected"], counts["annotated"]),
+            }
+        per_class = {
             label: {
-                "annotated": self.annotated[label],
-                "detected": self.detected[label],
-                "recall": round(self.detected[label] / self.annotated[label], 4)
-                if self.annotated[label]
-                else None,
+                name: self._class_figures(label, name)
+                for name in (*(name for name, _ in WIDTH_BINS), ALL_WIDTHS)
             }
             for label in ANNOTATED_LABELS
         }
-        return {"images": self.images, "per_label": per_label, "detection_recall": detection}
+        return {
+            "images": self.images,
+            "per_label": per_label,
+            "detection_recall": detection,
+            "per_class": per_class,
+        }
 
 
 def scene_samples(samples: list[FaceSample]) -> dict[Path, list[FaceSample]]:
@@ -113,23 +183,68 @@ def scene_samples(samples: list[FaceSample]) -> dict[Path, list[FaceSample]]:
     return by_image
 
 
+def predict_scenes(
+    pipeline: MaskPipeline, images: list[Path]
+) -> tuple[dict[Path, list[Face]], float]:
+    """The pipeline's faces for every image, and the seconds it took per image."""
+    started = time.monotonic()
+    predictions = {image: pipeline.process(read_image(image)) for image in images}
+    return predictions, (time.monotonic() - started) / max(len(images), 1)
+
+
+def score_scenes(
+    predictions: dict[Path, list[Face]],
+    by_image: dict[Path, list[FaceSample]],
+    ignore: dict[Path, list[Box]] | None = None,
+) -> SceneTally:
+    tally = SceneTally()
+    for image, annotated in sorted(by_image.items()):
+        tally.add(predictions[image], annotated, (ignore or {}).get(image, []))
+    return tally
+
+
+def matched_faces_report(tally: SceneTally, out: Path) -> dict:
+    """The classifier's figures on the faces the detector found, with their plots."""
+    probabilities = np.asarray(tally.matched_no_mask_probability)
+    two_class = np.stack([1 - probabilities, probabilities], axis=1)
+    return classifier_report(np.asarray(tally.matched_true), two_class, "scene_matched_faces", out)
+
+
 def evaluate_scenes(
-    pipeline: MaskPipeline, by_image: dict[Path, list[FaceSample]], out: Path | None = None
+    pipeline: MaskPipeline,
+    by_image: dict[Path, list[FaceSample]],
+    out: Path | None = None,
+    ignore: dict[Path, list[Box]] | None = None,
 ) -> dict:
     """Run the bundle over every image and score it; plots go to ``out`` when given."""
-    tally = SceneTally()
-    started = time.monotonic()
-    for image_path, annotated in sorted(by_image.items()):
-        tally.add(pipeline.process(read_image(image_path)), annotated)
+    predictions, seconds = predict_scenes(pipeline, sorted(by_image))
+    tally = score_scenes(predictions, by_image, ignore)
     summary = tally.summary()
-    summary["seconds_per_image"] = round((time.monotonic() - started) / max(tally.images, 1), 4)
+    summary["seconds_per_image"] = round(seconds, 4)
     if out is not None and tally.matched_true:
-        probabilities = np.asarray(tally.matched_no_mask_probability)
-        two_class = np.stack([1 - probabilities, probabilities], axis=1)
-        summary["matched_faces"] = classifier_report(
-            np.asarray(tally.matched_true), two_class, "scene_matched_faces", out
-        )
+        summary["matched_faces"] = matched_faces_report(tally, out)
     return summary
+
+
+def evaluate_settings(
+    bundle: Bundle,
+    max_sides: list[int],
+    by_image: dict[Path, list[FaceSample]],
+    fixed: FixedScenes | None,
+) -> tuple[list[dict], dict[tuple[int, str], SceneTally]]:
+    """One run per detector max side, scored as published and, given ``fixed``, with fixes."""
+    runs, tallies = [], {}
+    for max_side in max_sides:
+        pipeline = MaskPipeline(bundle, detector_max_side=max_side)
+        predictions, seconds = predict_scenes(pipeline, sorted(by_image))
+        scorings = [(AS_ANNOTATED, by_image, None)]
+        if fixed:
+            scorings.append((FIXED, fixed.faces, fixed.ignore))
+        for name, faces, ignore in scorings:
+            tally = tallies[max_side, name] = score_scenes(predictions, faces, ignore)
+            runs.append({"max_side": max_side, "annotations": name,
+                         "seconds_per_image": round(seconds, 4), **tally.summary()})  # fmt: skip
+    return runs, tallies
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,6 +261,15 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--source", action="append", dest="sources", help="KIND:PATH")
     parser.add_argument("--which", default="test", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--fixes", type=Path, help=f"annotation fixes (default for the test split: {DEFAULT_FIXES})"
+    )
+    parser.add_argument("--no-fixes", action="store_true", help="score as annotated only")
+    parser.add_argument(
+        "--max-side", type=int, action="append", dest="max_sides",
+        help=f"detector max side to evaluate at (repeatable; default {MAX_SIDES} and the "
+        "bundle's own)",
+    )  # fmt: skip
     parser.add_argument("--metrics", type=Path, help="training metrics, for summary.md")
     parser.add_argument("--int8-report", type=Path, help="int8 crop report, for summary.md")
     parser.add_argument("--out", type=Path, default=Path("reports"))
@@ -153,16 +277,27 @@ def _main(argv: list[str] | None) -> None:
 
     samples = read_sources(args.data_root, args.sources or DEFAULT_SOURCES)
     by_image = scene_samples(apply_split(samples, args.split)[args.which])
-    summary = evaluate_scenes(MaskPipeline.from_bundle_dir(args.bundle), by_image, args.out)
+    fixes = args.fixes or (DEFAULT_FIXES if args.which == "test" else None)
+    fixed = None
+    if fixes and not args.no_fixes:
+        fixed = apply_fixes(by_image, load_fixes(fixes), fixes)
+    bundle = load_bundle(args.bundle)
+    shipped = bundle.manifest.detector.max_side
+    max_sides = sorted({*(args.max_sides or MAX_SIDES), shipped})
+    runs, tallies = evaluate_settings(bundle, max_sides, by_image, fixed)
+    headline = FIXED if fixed else AS_ANNOTATED
+    summary = next(r for r in runs if r["max_side"] == shipped and r["annotations"] == headline)
+    summary = {**summary, "runs": runs}
+    if fixed:
+        summary["annotation_fixes"] = {
+            "file": str(fixes), "ignore_regions": fixed.ignored, "relabelled": fixed.relabelled
+        }  # fmt: skip
+    summary["matched_faces"] = matched_faces_report(tallies[shipped, headline], args.out)
     write_json(summary, args.out / "scene_evaluation.json")
     if args.metrics and args.int8_report:
         metrics, int8 = (json.loads(p.read_text()) for p in (args.metrics, args.int8_report))
         write_summary(metrics, int8, summary, args.out / "summary.md")
-    for label, figures in summary["per_label"].items():
-        recall = summary["detection_recall"][label]["recall"]
-        print(f"{label:8s} F1 {figures['f1']:.3f} (P {figures['precision']:.3f} "
-              f"R {figures['recall']:.3f}), detection recall {recall:.3f}")  # fmt: skip
-    print(f"{summary['images']} images, {summary['seconds_per_image'] * 1000:.0f} ms per image")
+    print("\n".join(scene_width_tables(runs)))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,20 @@ def _plot_curves(curves: dict, title: str, path: Path) -> None:
     _save(fig, path)
 
 
+def plot_precision_recall(
+    curves: dict[str, tuple[list[float], list[float]]], title: str, path: Path, mark: int
+) -> None:
+    """One precision-recall curve per name; a dot on each at index ``mark`` (the default)."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, (precision, recall) in curves.items():
+        (line,) = ax.plot(recall, precision, label=name)
+        ax.plot(recall[mark], precision[mark], "o", color=line.get_color())
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    _save(fig, path)
+
+
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
     """Accuracy and loss per epoch, training and validation."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
@@ -115,6 +129,44 @@ def write_json(data: dict, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def scene_width_tables(runs: list[dict]) -> list[str]:
+    """Markdown, one table per run: per class and face width, recall, accuracy and F1."""
+    lines = []
+    for run in runs:
+        lines += [
+            f"### Detector max side {run['max_side']}, annotations {run['annotations']}",
+            "",
+            "| class | face width | faces | detection recall | right label among found | F1 "
+            "| FP boxes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for label, by_width in run["per_class"].items():
+            if not by_width["all"]["annotated"]:
+                continue
+            for width, f in by_width.items():
+                lines.append(
+                    f"| {label} | {width} | {f['annotated']} | {_figure(f['detection_recall'])} "
+                    f"| {_figure(f.get('accuracy'))} | {_figure(f.get('f1'))} "
+                    f"| {f.get('fp', '-')} |"
+                )
+        lines.append("")
+    return lines
+
+
+def _fixes_note(scene: dict) -> str:
+    fixes = scene.get("annotation_fixes")
+    if not fixes:
+        return ""
+    return (
+        f" (`{fixes['file']}`: {fixes['ignore_regions']} ignore regions, "
+        f"{fixes['relabelled']} labels corrected, each checked by eye)"
+    )
+
+
 def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
     """A short Markdown page: what was trained, and how it does on crops and on scenes."""
     crop = metrics["crop_test_keras"]
@@ -154,8 +206,15 @@ def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
         )
     lines += [
         "",
-        "Scoring: greedy IoU >= 0.4 matching per photo; annotated faces under 24 px ignored.",
+        f"Detector max side {scene['max_side']} (the bundle's), annotations "
+        f"{scene['annotations']}{_fixes_note(scene)}. Scoring (`train/evaluate.py`): greedy "
+        "IoU >= 0.4 matching per photo; annotated faces and unmatched predictions under 24 px "
+        "count neither way, and so does a prediction on an ignore region.",
         "Plots of the faces the detector found: `scene_matched_faces_confusion.png`, "
         "`scene_matched_faces_roc_pr.png`. All figures: `scene_evaluation.json`.",
+        "",
+        "## Per class and face width",
+        "",
+        *scene_width_tables(scene["runs"]),
     ]
     path.write_text("\n".join(lines) + "\n")

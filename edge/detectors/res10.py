@@ -28,7 +28,9 @@ class Res10Detector:
         try:
             self._net = cv2.dnn.readNetFromCaffe(str(config), str(model))
         except cv2.error as error:
-            raise BundleError(f"{model}: OpenCV cannot load it as res10 ({error.msg})") from None
+            raise BundleError(
+                f"{model}: OpenCV cannot load it as res10 ({error.msg.strip()})"
+            ) from None
         self.info = info
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:

@@ -30,7 +30,9 @@ class YuNetDetector:
                 str(model), "", (320, 320), info.score_threshold, info.nms_threshold, TOP_K
             )
         except cv2.error as error:
-            raise BundleError(f"{model}: OpenCV cannot load it as YuNet ({error.msg})") from None
+            raise BundleError(
+                f"{model}: OpenCV cannot load it as YuNet ({error.msg.strip()})"
+            ) from None
         self._input_size = (320, 320)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:

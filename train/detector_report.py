@@ -1,0 +1,225 @@
+"""Face detectors alone on the test scenes: ``python -m train.detector_report``.
+
+Each YuNet-format ONNX file runs through ``cv2.FaceDetectorYN`` (as the bundle runs it)
+over the test split of the saved split, with the checked annotation fixes applied, once
+per ``max_side`` at a low score threshold; higher thresholds are applied afterwards
+(NMS keeps a box only against higher-scored ones, so this equals running at them).
+Scored by :func:`train.evaluate.match_scene`: detection recall per class and face
+width, and the false-positive boxes (24 px or more, unmatched, not an ignore region).
+
+A precision-recall curve per class sweeps the score threshold. For class C a detection
+is a true positive when it found a face of class C and a false positive when it found
+nothing; one on a face of the other class or on an ignore region counts neither way.
+"""
+
+import argparse
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.bundle import DetectorInfo
+from edge.detectors import Detection
+from edge.detectors.yunet import YuNetDetector
+from edge.errors import MaskwatchError
+from edge.images import read_image
+from edge.labels import MASK, NO_MASK
+from train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
+from train.data import DEFAULT_SOURCES, read_sources
+from train.datasets import DatasetError
+from train.evaluate import (
+    ALL_WIDTHS,
+    ANNOTATED_LABELS,
+    DEFAULT_FIXES,
+    MAX_SIDES,
+    WIDTH_BINS,
+    match_scene,
+    scene_samples,
+    width_bin,
+)
+from train.reports import plot_precision_recall
+from train.split import apply_split
+
+SWEEP_SCORE = 0.05  # the threshold the detector runs at; the sweep starts here
+THRESHOLDS = np.round(np.arange(SWEEP_SCORE, 1.0, 0.025), 3)
+CLASS_NAMES = {MASK: "masked", NO_MASK: "unmasked"}
+
+Detections = dict[Path, list[Detection]]  # per image
+
+
+@dataclass(frozen=True)
+class DetectionFigures:
+    """One detector at one threshold: faces per (label, width bin), and false positives."""
+
+    annotated: Counter
+    detected: Counter
+    false_positives: int
+
+    def recall(self, label: str, bin_name: str = ALL_WIDTHS) -> float | None:
+        keys = [name for name, _ in WIDTH_BINS] if bin_name == ALL_WIDTHS else [bin_name]
+        annotated = sum(self.annotated[label, key] for key in keys)
+        detected = sum(self.detected[label, key] for key in keys)
+        return detected / annotated if annotated else None
+
+    def precision(self, label: str) -> float:
+        """Detections that found a face of ``label`` among those and the false positives."""
+        found = sum(self.detected[label, name] for name, _ in WIDTH_BINS)
+        return found / (found + self.false_positives) if found + self.false_positives else 1.0
+
+
+def load_detector(model: Path, max_side: int, nms: float = 0.3) -> YuNetDetector:
+    """The detector as the bundle runs it, keeping boxes down to :data:`SWEEP_SCORE`."""
+    if not model.is_file():
+        raise DatasetError(f"{model}: no such detector file; give --detector NAME=PATH.onnx")
+    info = DetectorInfo(kind="yunet", file=model.name, score_threshold=SWEEP_SCORE,
+                        nms_threshold=nms, max_side=max_side)  # fmt: skip
+    return YuNetDetector(model, info)
+
+
+def run_detector(detector: YuNetDetector, images: list[Path]) -> Detections:
+    return {image: detector.detect(read_image(image)) for image in images}
+
+
+def detection_figures(
+    detections: Detections, scenes: FixedScenes, threshold: float
+) -> DetectionFigures:
+    annotated, detected, false_positives = Counter(), Counter(), 0
+    for image, faces in scenes.faces.items():
+        boxes = [d.box for d in detections[image] if d.score >= threshold]
+        scene = match_scene(boxes, faces, scenes.ignore.get(image, []))
+        for g, p in scene.found.items():
+            key = faces[g].label, width_bin(faces[g].box)
+            annotated[key] += 1
+            detected[key] += p is not None
+        false_positives += len(scene.false_positives)
+    return DetectionFigures(annotated, detected, false_positives)
+
+
+def precision_recall(
+    detections: Detections, scenes: FixedScenes, label: str
+) -> tuple[list[float], list[float]]:
+    """Precision and recall for ``label`` at each of :data:`THRESHOLDS`."""
+    sweep = [detection_figures(detections, scenes, t) for t in THRESHOLDS]
+    return [f.precision(label) for f in sweep], [f.recall(label) or 0.0 for f in sweep]
+
+
+def _cell(figures: DetectionFigures, label: str, bin_name: str) -> str:
+    recall = figures.recall(label, bin_name)
+    return "-" if recall is None else f"{recall:.3f}"
+
+
+def recall_table(rows: dict[tuple[str, int], DetectionFigures]) -> list[str]:
+    """Markdown: detection recall per detector, max side, class and width; FP boxes."""
+    widths = [name for name, _ in WIDTH_BINS]
+    lines = [
+        "| detector | max side | class | " + " | ".join(f"{w} px" for w in widths)
+        + " | all | FP boxes |",
+        "|---|---|---|" + "---|" * (len(widths) + 2),
+    ]  # fmt: skip
+    for (name, max_side), figures in rows.items():
+        labels = [label for label in ANNOTATED_LABELS if figures.recall(label) is not None]
+        for i, label in enumerate(labels):
+            cells = [_cell(figures, label, w) for w in (*widths, ALL_WIDTHS)]
+            fp = str(figures.false_positives) if i == 0 else ""
+            title = f"{CLASS_NAMES[label]} ({label})" if label in CLASS_NAMES else label
+            lines.append(f"| {name} | {max_side} | {title} | " + " | ".join(cells) + f" | {fp} |")
+    return lines
+
+
+def load_test_scenes(data_root: Path, split: Path, fixes: Path) -> FixedScenes:
+    """The test split's scenes with the checked fixes applied."""
+    samples = read_sources(data_root, DEFAULT_SOURCES)
+    by_image = scene_samples(apply_split(samples, split)["test"])
+    return apply_fixes(by_image, load_fixes(fixes), fixes)
+
+
+def detector_report(
+    detectors: dict[str, Path],
+    max_sides: list[int],
+    scenes: FixedScenes,
+    out: Path,
+    score: float = 0.6,
+    nms: float = 0.3,
+) -> list[str]:
+    """Run every detector at every max side; write the table (Markdown) and the PR plots."""
+    rows, curves = {}, {label: {} for label in CLASS_NAMES}
+    for name, model in detectors.items():
+        for max_side in max_sides:
+            detector = load_detector(model, max_side, nms)
+            detections = run_detector(detector, sorted(scenes.faces))
+            rows[name, max_side] = detection_figures(detections, scenes, score)
+            for label in CLASS_NAMES:
+                curves[label][f"{name}, max side {max_side}"] = precision_recall(
+                    detections, scenes, label
+                )
+    lines = [
+        "# Face detectors alone on the test scenes",
+        "",
+        "Made by `python -m train.detector_report` (`make detector-report`). Plots: "
+        + ", ".join(f"`detector_pr_{label}.png`" for label in CLASS_NAMES)
+        + ".",
+        "",
+        f"Detection recall at score {score} (NMS {nms}) on the test split "
+        f"({len(scenes.faces)} photos, {scenes.ignored} ignore regions, "
+        f"{scenes.relabelled} labels corrected); IoU >= 0.4; faces and boxes under 24 px "
+        "count neither way.",
+        "",
+        *recall_table(rows),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "detector_report.md").write_text("\n".join(lines) + "\n")
+    mark = int(np.abs(THRESHOLDS - score).argmin())
+    for label, class_name in CLASS_NAMES.items():
+        plot_precision_recall(
+            curves[label],
+            f"{class_name} faces ({label}), detector only\n"
+            f"score {THRESHOLDS[0]}-{THRESHOLDS[-1]}, dot: {THRESHOLDS[mark]}",
+            out / f"detector_pr_{label}.png",
+            mark,
+        )
+    return lines
+
+
+def _named_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PATH.onnx")
+    return name, Path(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--detector",
+        type=_named_path,
+        action="append",
+        required=True,
+        metavar="NAME=PATH.onnx",
+        help="a YuNet-format ONNX file (repeatable)",
+    )
+    parser.add_argument("--max-side", type=int, action="append", dest="max_sides",
+                        help=f"longest side the frames are scaled to (repeatable; default "
+                        f"{MAX_SIDES})")  # fmt: skip
+    parser.add_argument("--score", type=float, default=0.6, help="score threshold of the table")
+    parser.add_argument("--nms", type=float, default=0.3)
+    parser.add_argument("--split", type=Path, default=Path("models/split.json"))
+    parser.add_argument("--fixes", type=Path, default=DEFAULT_FIXES)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args(argv)
+    if not SWEEP_SCORE <= args.score < 1:
+        parser.error(f"--score {args.score}: must be from {SWEEP_SCORE} (the sweep's) up to 1")
+    try:
+        for _, model in args.detector:  # a bad file fails before the data is read
+            load_detector(model, max(MAX_SIDES), args.nms)
+        scenes = load_test_scenes(args.data_root, args.split, args.fixes)
+        lines = detector_report(dict(args.detector), args.max_sides or list(MAX_SIDES), scenes,
+                                args.out, args.score, args.nms)  # fmt: skip
+    except (DatasetError, MaskwatchError, OSError) as error:
+        raise SystemExit(f"train.detector_report: error: {error}") from None
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

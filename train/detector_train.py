@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from convert.bundle import source_commit
-from edge.bundle import DetectorInfo, sha256_file
+from edge.bundle import sha256_file
 from edge.detectors import ORIGINAL_YUNET
-from edge.detectors.yunet import YuNetDetector
 from edge.errors import MaskwatchError
-from edge.images import read_image
-from edge.matching import match_greedy
+from edge.labels import MASK, NO_MASK
+from train.annotation_fixes import FixedScenes, apply_fixes
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError
 from train.detector_data import (
@@ -38,7 +37,8 @@ from train.detector_data import (
     save_targets,
     summary,
 )
-from train.evaluate import MIN_IOU, MIN_WIDTH, scene_samples
+from train.detector_report import Detections, detection_figures, load_detector, run_detector
+from train.evaluate import scene_samples
 from train.split import apply_split
 
 BASE_DETECTOR = ORIGINAL_YUNET.file
@@ -77,46 +77,25 @@ def _targets(args: argparse.Namespace, base: Path) -> tuple[list, object, dict]:
 
 
 SIZES = (320, 640)  # the daemon's default detection size and the bundle's
-THRESHOLDS = tuple(np.round(np.arange(0.3, 0.81, 0.05), 2))
+THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.3, 0.81, 0.05), 2))
 
 
-def validation_detections(detector: Path, by_image: dict, images: dict) -> dict:
-    """Per size, (scores, boxes, annotated faces) of every validation photo, down to 0.3."""
-    rows = {}
-    for max_side in SIZES:
-        info = DetectorInfo("yunet", detector.name, min(THRESHOLDS), max_side=max_side)
-        net = YuNetDetector(detector, info)
-        rows[max_side] = []
-        for path, faces in by_image.items():
-            found = net.detect(images[path])
-            rows[max_side].append(([d.score for d in found], [d.box for d in found], faces))
-    return rows
+def validation_detections(detector: Path, scenes: FixedScenes) -> dict[int, Detections]:
+    """Per size, every validation photo's detections down to the report's sweep score."""
+    photos = sorted(scenes.faces)
+    return {size: run_detector(load_detector(detector, size), photos) for size in SIZES}
 
 
-def figures_at(rows: dict, threshold: float) -> dict:
-    """Detection recall per class and false boxes, per size, at one score threshold.
-
-    Faces and unmatched boxes narrower than 24 px count neither way, as in the scene score.
-    """
+def figures_at(rows: dict[int, Detections], scenes: FixedScenes, threshold: float) -> dict:
+    """Detection recall of masked and unmasked faces and false boxes, per size, scored by
+    the scene rule (faces and unmatched boxes under 24 px count neither way)."""
     figures = {}
-    for max_side, photos in rows.items():
-        found, total = {"mask": 0, "no_mask": 0}, {"mask": 0, "no_mask": 0}
-        false_positives = 0
-        for scores, all_boxes, faces in photos:
-            boxes = [b for b, score in zip(all_boxes, scores, strict=True) if score >= threshold]
-            annotated = [f for f in faces if f.label in total]
-            matches = match_greedy(boxes, [f.box for f in annotated], MIN_IOU)
-            matched = {g for _, g in matches}
-            for g, face in enumerate(annotated):
-                if face.box[2] - face.box[0] >= MIN_WIDTH:
-                    total[face.label] += 1
-                    found[face.label] += g in matched
-            unmatched = set(range(len(boxes))) - {p for p, _ in matches}
-            false_positives += sum(boxes[p][2] - boxes[p][0] >= MIN_WIDTH for p in unmatched)
-        figures[str(max_side)] = {
-            "recall": {k: round(found[k] / max(total[k], 1), 4) for k in total},
-            "false_positives": int(false_positives),
-            "faces": sum(total.values()),
+    for size, detections in rows.items():
+        tally = detection_figures(detections, scenes, threshold)
+        figures[str(size)] = {
+            "recall": {label: round(tally.recall(label) or 0.0, 4) for label in (MASK, NO_MASK)},
+            "false_positives": tally.false_positives,
+            "faces": sum(tally.annotated.values()),
         }
     return figures
 
@@ -128,12 +107,14 @@ def selection_score(figures: dict) -> float:
     return float(np.mean(recalls) - np.mean(false_rates))
 
 
-def choose_threshold(rows: dict, budget: int) -> tuple[float, dict]:
+def choose_threshold(
+    rows: dict[int, Detections], scenes: FixedScenes, budget: int
+) -> tuple[float, dict]:
     """The score threshold with the best mean recall whose false boxes stay within ``budget``
     (the original detector's count at its threshold, on the same validation photos)."""
     best = None
     for threshold in THRESHOLDS:
-        figures = figures_at(rows, threshold)
+        figures = figures_at(rows, scenes, threshold)
         if sum(f["false_positives"] for f in figures.values()) > budget:
             continue
         recall = np.mean([r for f in figures.values() for r in f["recall"].values()])
@@ -141,7 +122,7 @@ def choose_threshold(rows: dict, budget: int) -> tuple[float, dict]:
             best = (recall, float(threshold), figures)
     if best is None:
         threshold = max(THRESHOLDS)
-        return threshold, figures_at(rows, threshold)
+        return threshold, figures_at(rows, scenes, threshold)
     return best[1], best[2]
 
 
@@ -157,10 +138,10 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     if not base.is_file():
         raise MaskwatchError(f"{base}: base YuNet weights not found; check --models-dir")
     scenes, convention, val_by_image = _targets(args, base)
-    images = {path: read_image(path) for path in val_by_image}
+    val = apply_fixes(val_by_image, [], args.split)  # the validation photos, as annotated
 
     def validate(detector: Path) -> dict:
-        return figures_at(validation_detections(detector, val_by_image, images), BASE_THRESHOLD)
+        return figures_at(validation_detections(detector, val), val, BASE_THRESHOLD)
 
     graph = YuNetGraph(base)
     priors = tf.constant(prior_grid(settings.size, settings.size))
@@ -171,7 +152,9 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
         warmup_target=settings.learning_rate,
         warmup_steps=min(100, settings.steps // 10),
     )
-    optimizer = tf.keras.optimizers.Adam(schedule)
+    # Plain SGD, as YuNet was trained: each weight moves with its own gradient. Adam moves
+    # every weight at about the learning rate, and the 53k weights forget unmasked faces.
+    optimizer = tf.keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
     step = tf.Variable(0, dtype=tf.int64)
     best = tf.Variable(-1e9, dtype=tf.float64)
     checkpoint = tf.train.Checkpoint(
@@ -248,7 +231,7 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
         "chosen_step": max(history, key=lambda row: row["score"])["step"],
         "train_minutes_last_run": round((time.monotonic() - started) / 60, 1),
     }
-    provenance |= settle_threshold(base, best_file, val_by_image, images)
+    provenance |= settle_threshold(base, best_file, val)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(best_file.read_bytes())
     provenance["sha256"] = sha256_file(args.out)
@@ -256,12 +239,12 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     return provenance
 
 
-def settle_threshold(base: Path, chosen: Path, by_image: dict, images: dict) -> dict:
+def settle_threshold(base: Path, chosen: Path, val: FixedScenes) -> dict:
     """The fine-tuned file's score threshold, chosen on the validation photos so that it
     shows no more false boxes than the original at its own threshold, and both figures."""
-    original = figures_at(validation_detections(base, by_image, images), BASE_THRESHOLD)
+    original = figures_at(validation_detections(base, val), val, BASE_THRESHOLD)
     budget = sum(f["false_positives"] for f in original.values())
-    threshold, figures = choose_threshold(validation_detections(chosen, by_image, images), budget)
+    threshold, figures = choose_threshold(validation_detections(chosen, val), val, budget)
     return {
         "score_threshold": threshold,
         "validation": {"fine_tuned": figures, f"original_at_{BASE_THRESHOLD}": original},

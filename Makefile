@@ -36,9 +36,10 @@ $(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
 
 # What the demo and the tests need from Debian: mosquitto (the real broker, started on a
 # loopback port), openssl (the TLS test's certificates), systemd (systemd-analyze checks
-# the unit; systemd-sysusers and systemctl --root stage the installer) and python3-venv.
+# the unit; systemd-sysusers and systemctl --root stage the installer), chromium and
+# chromium-driver (the status page's browser test) and python3-venv.
 SYSTEM_COMMANDS := mosquitto:mosquitto openssl:openssl systemd-analyze:systemd \
-                   systemd-sysusers:systemd
+                   systemd-sysusers:systemd chromium:chromium chromedriver:chromium-driver
 system-deps:
 	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \

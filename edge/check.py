@@ -2,7 +2,8 @@
 
 Checks the configuration, the bundle (both models loaded), the frame source (one frame
 read), the event queue (writable) and the broker (connected and accepted, with TLS and
-the password as configured). Nothing is published.
+the password as configured), and, when ``[web]`` is enabled, the status page (its
+address free, a password where one is needed). Nothing is published.
 """
 
 import threading
@@ -18,6 +19,7 @@ from edge.event_queue import EventQueue
 from edge.mqtt import configure_security, read_password
 from edge.pipeline import MaskPipeline
 from edge.sources import open_source
+from edge.web import open_status_page
 
 FIRST_FRAME_TIMEOUT = 10.0
 BROKER_TIMEOUT = 5.0
@@ -88,6 +90,15 @@ def check_broker(config: Config) -> str:
     return f"{settings.host}:{settings.port}{security}{user}"
 
 
+def check_web(config: Config) -> str:
+    server = open_status_page(config)
+    server.server_close()
+    if server.password is not None:
+        return f"http://{config.web.listen}/, password protected"
+    port = config.web.address[1]
+    return f"http://{config.web.listen}/, loopback: ssh -L {port}:localhost:{port} to this device"
+
+
 CHECKS: tuple[tuple[str, Callable[[Config], str]], ...] = (
     ("bundle", check_bundle),
     ("source", check_source),
@@ -99,7 +110,7 @@ CHECKS: tuple[tuple[str, Callable[[Config], str]], ...] = (
 def run_checks(config: Config, out: Callable[[str], None]) -> int:
     """Prints ``ok`` or ``FAIL`` per check; returns the number of failures."""
     failures = 0
-    for name, check in CHECKS:
+    for name, check in (*CHECKS, *((("web", check_web),) if config.web.enabled else ())):
         try:
             out(f"{name}: ok, {check(config)}")
         except (MaskwatchError, OSError) as error:

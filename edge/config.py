@@ -8,6 +8,7 @@ paths from the environment or ``--set`` are relative to the working directory.
 """
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import re
@@ -187,6 +188,49 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The status page for aiming the camera. Off by default; a password off loopback."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:8080"  # HOST:PORT, HOST an IP address or localhost
+    # Needed when listen is not a loopback address. Like the broker's, it is never in this
+    # file: password_file, else the systemd credential "web_password", else the
+    # environment variable MASKWATCH_WEB_PASSWORD.
+    password_file: Path | None = None
+    fps: float = 4.0  # live view frames per second, at most
+    width: int = 640  # live view width in pixels, at most (frames are scaled down only)
+
+    def validate(self) -> None:
+        self.address  # noqa: B018  (parses listen, naming the key when it is wrong)
+        if not 0.5 <= self.fps <= 15:
+            raise ConfigError(f"config key web.fps: expected 0.5..15, found {self.fps}")
+        _at_least("web.width", self.width, 160)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        try:
+            if host != "localhost":
+                ipaddress.ip_address(host)
+            if not 1 <= int(port) <= 65535:
+                raise ValueError(port)
+        except ValueError:
+            raise ConfigError(
+                "config key web.listen: expected HOST:PORT with HOST an IP address or "
+                f"localhost (127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080), found {self.listen!r}"
+            ) from None
+        return host, int(port)
+
+    @property
+    def loopback(self) -> bool:
+        """Reachable from this machine only (and through an ``ssh -L`` tunnel)."""
+        host = self.address[0]
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+
+
+@dataclass(frozen=True)
 class Config:
     device_id: str = "maskwatch"
     bundle: BundleConfig = field(default_factory=BundleConfig)
@@ -198,6 +242,7 @@ class Config:
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def device_slug(self) -> str:
@@ -217,6 +262,7 @@ PATH_KEYS = (
     ("mqtt", "tls_ca"),
     ("mqtt", "tls_cert"),
     ("mqtt", "tls_key"),
+    ("web", "password_file"),
 )
 
 

@@ -25,6 +25,7 @@ from edge.stats import (
 )
 from edge.systemd import Notifier
 from edge.tracker import Tracker, TrackEvent
+from edge.web import open_status_page
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Daemon:
             self.queue, read_password(config.mqtt),
         )  # fmt: skip
         self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
+        self.web = open_status_page(config) if config.web.enabled else None
         self.times = StageTimes()
         self.rate = FrameRate()
         self.notifier = Notifier()
@@ -103,11 +105,31 @@ class Daemon:
             self._emit(events, frame)
         self.faces_seen += len(faces)
         self.rate.tick()
+        if self.web is not None:
+            self.web.view.offer(frame.image, faces, self.tracker.tracks, events)
         log.debug("%s: %d faces", frame.name, len(faces))
 
     def status(self, source: FrameSource) -> str:
         people = sum(self.tracker.counts().values())
         return f"{self._fps:.1f} fps, {people} in view, queue {self.queue.depth()}; {source.status}"
+
+    def health(self, source: FrameSource) -> dict:
+        """What the stats topic and the status page share; read in the frame loop only."""
+        return {
+            "dropped_frames": source.dropped,
+            "latency_ms": self.times.summary(),
+            "queue_depth": self.queue.depth(),
+            "queue_overflowed": self.queue.overflowed(),
+            "cpu_temp_c": cpu_temperature(),
+            "source": source.status,
+        }
+
+    def page_health(self, source: FrameSource) -> dict:
+        return {
+            **self.health(source),
+            "broker_connected": self.publisher.connected.is_set(),
+            "camera_reopening": isinstance(source, LiveSource) and source.waiting_to_reopen,
+        }
 
     def stats(self, source: FrameSource) -> dict:
         self._fps = self.rate.take()
@@ -115,15 +137,10 @@ class Daemon:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "frames": self.rate.frames,
             "fps": self._fps,
-            "dropped_frames": source.dropped,
-            "latency_ms": self.times.summary(),
+            **self.health(source),
             "events": self.events_made,
-            "queue_depth": self.queue.depth(),
-            "queue_overflowed": self.queue.overflowed(),
-            "cpu_temp_c": cpu_temperature(),
             "rss_mb": resident_mb(),
             "peak_rss_mb": peak_resident_mb(),
-            "source": source.status,
         }
 
     def maybe_publish_stats(self, source: FrameSource) -> None:
@@ -135,6 +152,8 @@ class Daemon:
     def run(self, stop: StopFlag) -> int:
         source = open_source(self.config.source)
         self.publisher.start()
+        if self.web is not None:
+            self.web.start(lambda: self.page_health(source))
         frames = source.frames()
         try:
             while not stop.event.is_set():
@@ -150,6 +169,8 @@ class Daemon:
                 self.maybe_publish_stats(source)
         finally:
             self.notifier.stopping()
+            if self.web is not None:
+                self.web.stop()
             frames.close()
             source.close()
             self._emit(self.tracker.expire(), None)  # the people in view leave with the daemon

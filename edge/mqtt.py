@@ -14,15 +14,14 @@ published again on every (re)connect and when Home Assistant announces it is bac
 
 import json
 import logging
-import os
 import ssl
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from edge.config import HomeAssistantConfig, MqttConfig
+from edge.credentials import read_secret
 from edge.errors import ConfigError
 from edge.event_queue import EventQueue
 from edge.homeassistant import STATUS_TOPIC_SUFFIX, Topics, discovery_messages
@@ -37,22 +36,9 @@ PASSWORD_VARIABLE = "MASKWATCH_MQTT_PASSWORD"
 
 def read_password(config: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
     """The broker password: ``password_file``, else the systemd credential, else the
-    environment; an empty one counts as none. Never logged, never in the configuration."""
-    environ = os.environ if environ is None else environ
-    credentials = environ.get("CREDENTIALS_DIRECTORY")
-    candidates = [("mqtt.password_file", config.password_file)]
-    if credentials:
-        candidates.append(("systemd credential", Path(credentials) / CREDENTIAL_NAME))
-    for key, path in candidates:
-        if path is None or (key != "mqtt.password_file" and not path.is_file()):
-            continue
-        try:
-            password = path.read_text().rstrip("\r\n")
-        except OSError as error:
-            raise ConfigError(f"{key} {path}: cannot read it ({error.strerror})") from None
-        if password:  # the installer leaves an empty file for brokers without passwords
-            return password
-    return environ.get(PASSWORD_VARIABLE) or None
+    environment (:func:`~edge.credentials.read_secret`)."""
+    return read_secret("mqtt.password_file", config.password_file, CREDENTIAL_NAME,
+                       PASSWORD_VARIABLE, environ)  # fmt: skip
 
 
 def configure_security(client: mqtt.Client, config: MqttConfig, password: str | None) -> None:

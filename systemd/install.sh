@@ -81,9 +81,9 @@ install_bundle() {
     put 0755 systemd/maskwatch-check "$PREFIX/bin/maskwatch-check"
 }
 
-# The config and the password file are the owner's: created once, never overwritten, and
-# readable by root and the service's group only (the password by root only: systemd hands
-# it to the service as a credential).
+# The config and the password files are the owner's: created once, never overwritten, and
+# readable by root and the service's group only (the passwords by root only: systemd hands
+# them to the service as credentials).
 install_config() {
     local gid
     gid=$(service_gid)
@@ -94,11 +94,14 @@ install_config() {
         changed=1
         say "installed $CONFDIR/maskwatch.toml: edit it, then run $PREFIX/bin/maskwatch-check"
     fi
-    if [ ! -f "$root$CONFDIR/mqtt_password" ]; then
-        install -m 0600 /dev/null "$root$CONFDIR/mqtt_password"
-        changed=1
-        say "created $CONFDIR/mqtt_password (empty: no password)"
-    fi
+    local secret
+    for secret in mqtt_password web_password; do
+        if [ ! -f "$root$CONFDIR/$secret" ]; then
+            install -m 0600 /dev/null "$root$CONFDIR/$secret"
+            changed=1
+            say "created $CONFDIR/$secret (empty: no password)"
+        fi
+    done
     if [ "$(id -u)" = 0 ] && [ -n "$gid" ]; then
         chgrp "$gid" "$root$CONFDIR" "$root$CONFDIR/maskwatch.toml"
     fi

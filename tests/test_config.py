@@ -49,6 +49,10 @@ def test_overrides_are_typed_and_paths_relative_to_the_working_directory(tmp_pat
         ("[snapshot]\nkind = 'video'", "config key snapshot.kind: expected one of 'face'"),
         ("[queue]\nmax_events = 0", "config key queue.max_events: expected at least 1"),
         ("[source]\nkind = 'picamera2'", "config key source.width / source.height"),
+        ("[web]\nlisten = 'raspberrypi.local:8080'", "config key web.listen: expected HOST:PORT"),
+        ("[web]\nlisten = '127.0.0.1'", "config key web.listen: expected HOST:PORT"),
+        ("[web]\nfps = 60", "config key web.fps: expected 0.5..15, found 60.0"),
+        ("[web]\nwidth = 32", "config key web.width: expected at least 160, found 32"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
@@ -110,3 +114,12 @@ def test_environment_overrides_sit_between_the_file_and_the_command_line(tmp_pat
 def test_the_queue_goes_to_systemds_state_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
     assert load_config(None, [], {}).queue.file == tmp_path / "events.sqlite3"
+
+
+def test_the_status_page_is_off_and_on_loopback_unless_configured():
+    web = load_config(DEFAULT).web
+    assert not web.enabled and web.address == ("127.0.0.1", 8080) and web.loopback
+    loopback = {"localhost:80": True, "[::1]:8080": True, "127.0.0.2:8080": True,
+                "0.0.0.0:8080": False, "[::]:8080": False, "192.168.1.20:8080": False}  # fmt: skip
+    for listen, expected in loopback.items():
+        assert load_config(None, [f"web.listen='{listen}'"], {}).web.loopback is expected, listen

@@ -93,6 +93,7 @@ def test_the_installed_files_their_owners_and_modes(deployed, bundle_dir):
     assert mode(conf) == "0o750"
     assert mode(conf / "maskwatch.toml") == "0o640"  # not world-readable
     assert mode(conf / "mqtt_password") == "0o600"  # root only: systemd passes it on
+    assert mode(conf / "web_password") == "0o600"
     assert (conf / "maskwatch.toml").read_text() == (ROOT / "config/device.toml").read_text()
     unit = root / "etc/systemd/system/maskwatch.service"
     assert unit.read_text() == (ROOT / "systemd/maskwatch.service").read_text()

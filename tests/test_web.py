@@ -1,0 +1,251 @@
+"""The status page ([web]) against the real daemon replaying held-out test scenes: in headless
+Chromium (Debian's chromium + chromium-driver, driven by Selenium), and over plain HTTP for
+the password, the Host check and the encoder's idleness."""
+
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import time
+import tomllib
+
+import pytest
+
+from edge.config import load_config
+from edge.errors import EXIT_CONFIG
+from scripts.local_broker import free_port
+from tests.conftest import (
+    CONFIG,
+    FRAMES_PER_SCENE,
+    error_lines,
+    link_still_sequences,
+    maskwatch,
+    start_daemon,
+    terminate,
+)
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1000")  # fmt: skip
+
+
+@pytest.fixture
+def looping_scenes(clear_faces, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
+    return frames
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment without any web password of its own."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MASKWATCH_WEB_PASSWORD", "CREDENTIALS_DIRECTORY")}  # fmt: skip
+    return {**env, **extra}
+
+
+def serve(broker, frames, port, *overrides, env=None):
+    return start_daemon(broker, frames, "--set", "source.loop=true",
+                        "--set", "source.interval=0.1", "--set", "web.enabled=true",
+                        "--set", f"web.listen=127.0.0.1:{port}", *overrides,
+                        env=env or environment())  # fmt: skip
+
+
+def get(port, path, headers=None, timeout=5.0):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    return response, response.read()
+
+
+def wait_for_page(port, daemon, timeout=60.0, headers=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            pytest.fail(f"the daemon exited: {daemon.communicate()[1][-2000:]}")
+        try:
+            response, body = get(port, "/status.json", headers)
+            if response.status == 200 and json.loads(body)["frames"]:
+                return json.loads(body)
+        except (ConnectionError, OSError):
+            pass
+        time.sleep(0.2)
+    pytest.fail("the status page did not come up")
+
+
+def status(port):
+    response, body = get(port, "/status.json")
+    assert response.status == 200
+    return json.loads(body)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("chromium / chromedriver missing: apt-get install chromium chromium-driver "
+                    "(make system-deps)")  # fmt: skip
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def test_the_page_shows_the_live_view_events_and_gives_the_roi_line(
+    broker, looping_scenes, browser, tmp_path
+):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = free_port()
+    daemon = serve(broker, looping_scenes, port, "--set", "pipeline.min_face=40",
+                   "--set", "pipeline.roi=[0.02, 0.02, 0.98, 0.98]")  # fmt: skip
+    try:
+        wait_for_page(port, daemon)
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(browser, 30)
+        view = browser.find_element(By.ID, "view")
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", view) > 0)
+        first = view.screenshot_as_png
+        wait.until(lambda d: view.screenshot_as_png != first)  # the picture moves
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#events li"))
+        wait.until(lambda d: "frames per second" in d.find_element(By.ID, "health").text)
+        assert status(port)["stream"]["encodes"] > 0
+
+        width, height = view.size["width"], view.size["height"]
+        ActionChains(browser).move_to_element_with_offset(
+            view, -width // 4, -height // 4
+        ).click_and_hold().move_by_offset(width // 2, height // 2).release().perform()
+        line = browser.find_element(By.ID, "roi-line").get_attribute("value")
+        assert re.fullmatch(r"roi = \[(\d\.\d{1,3}, ){3}\d\.\d{1,3}\]", line), line
+        roi = tomllib.loads(line)["roi"]
+        assert roi == pytest.approx([0.25, 0.25, 0.75, 0.75], abs=0.01)
+        pasted = tmp_path / "pasted.toml"  # the line as the owner would paste it
+        pasted.write_text(CONFIG.read_text().replace("roi = [0.0, 0.0, 1.0, 1.0]", line))
+        assert load_config(pasted).pipeline.roi == tuple(roi)
+        browser.find_element(By.ID, "copy").click()
+        wait.until(lambda d: d.find_element(By.ID, "copied").text == "copied")
+
+        events = browser.find_elements(By.CSS_SELECTOR, "#events li")
+        assert 1 <= len(events) <= 20
+        assert re.search(r"\b(new|update|end) #\d+ (mask|no_mask) \d\.\d\d$",
+                         events[0].text), events[0].text  # fmt: skip
+        screenshot = tmp_path / "status-page.png"
+        browser.save_screenshot(str(screenshot))
+        print(f"\nscreenshot: {screenshot}")
+        assert screenshot.stat().st_size > 10_000
+    finally:
+        terminate(daemon)
+
+
+def test_a_reachable_page_without_a_password_is_a_config_error(tmp_path):
+    result = maskwatch("run", "--config", str(CONFIG), "--set", "web.enabled=true",
+                       "--set", f"web.listen=0.0.0.0:{free_port()}",
+                       "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
+                       env=environment())  # fmt: skip
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and "config key web.password_file" in errors[0], result.stderr
+    assert "0.0.0.0" in errors[0] and "needs a password" in errors[0]
+
+
+def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, looping_scenes):
+    def web_line(listen):
+        result = maskwatch("check", "--config", str(CONFIG), "--set", f"mqtt.port={broker.port}",
+                           "--set", f"source.path={looping_scenes}", "--set", "web.enabled=true",
+                           "--set", f"web.listen={listen}", env=environment())  # fmt: skip
+        return dict(line.split(": ", 1) for line in result.stdout.splitlines())["web"]
+
+    port = free_port()
+    assert web_line(f"127.0.0.1:{port}") == (
+        f"ok, http://127.0.0.1:{port}/, loopback: ssh -L {port}:localhost:{port} to this device"
+    )
+    assert web_line(f"0.0.0.0:{port}").startswith("FAIL, config key web.password_file: ")
+    with socket.create_server(("127.0.0.1", port)):
+        busy = web_line(f"127.0.0.1:{port}")
+    assert busy.startswith(f"FAIL, config key web.listen: cannot listen on 127.0.0.1:{port}")
+
+
+def test_a_wrong_password_gets_401_and_the_right_one_the_page(broker, looping_scenes, tmp_path):
+    credentials = tmp_path / "credentials"  # as systemd's LoadCredential=web_password:...
+    credentials.mkdir()
+    (credentials / "web_password").write_text("door-secret\n")
+    port = free_port()
+    daemon = serve(broker, looping_scenes, port, "--set", f"web.listen=0.0.0.0:{port}",
+                   env=environment(CREDENTIALS_DIRECTORY=str(credentials)))  # fmt: skip
+
+    def basic(password):
+        token = base64.b64encode(f"pi:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    try:
+        wait_for_page(port, daemon, headers=basic("door-secret"))
+        for path in ("/", "/status.json", "/stream.mjpg"):
+            for headers in ({}, basic("door-secret!"), basic("door"), {"Authorization": "Basic ?"}):
+                response, _ = get(port, path, headers)
+                assert response.status == 401, (path, headers)
+                assert response.getheader("WWW-Authenticate").startswith('Basic realm="maskwatch"')
+        response, body = get(port, "/", basic("door-secret"))
+        assert response.status == 200 and b"<title>maskwatch</title>" in body
+        assert status_with(port, basic("door-secret"))["stream"]["encodes"] == 0
+    finally:
+        stderr = terminate(daemon)
+    assert "door-secret" not in stderr
+
+
+def status_with(port, headers):
+    response, body = get(port, "/status.json", headers)
+    assert response.status == 200
+    return json.loads(body)
+
+
+def test_the_stream_encodes_only_while_a_client_watches(broker, looping_scenes):
+    port = free_port()
+    daemon = serve(broker, looping_scenes, port)
+    try:
+        wait_for_page(port, daemon)
+        time.sleep(1.0)
+        idle = status(port)
+        assert idle["frames"] > 3 and idle["stream"] == {"viewers": 0, "encodes": 0}
+
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/stream.mjpg")
+        response = connection.getresponse()
+        assert response.getheader("Content-Type") == "multipart/x-mixed-replace; boundary=frame"
+        parts = 0
+        while parts < 3:
+            line = response.fp.readline()
+            if line.startswith(b"Content-Length: "):
+                response.fp.readline()
+                assert response.fp.read(int(line.split()[1]))[:2] == b"\xff\xd8"  # a JPEG
+                parts += 1
+        watched = status(port)["stream"]
+        assert watched["viewers"] == 1 and watched["encodes"] >= 3
+        response.close()  # the viewer leaves
+        connection.close()
+
+        deadline = time.monotonic() + 10
+        while status(port)["stream"]["viewers"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = status(port)
+        assert left["stream"]["viewers"] == 0
+        time.sleep(1.5)
+        later = status(port)
+        assert later["frames"] > left["frames"] + 5  # frames go on ...
+        assert later["stream"]["encodes"] == left["stream"]["encodes"]  # ... unencoded
+
+        response, _ = get(port, "/status.json", {"Host": f"rebound.example:{port}"})
+        assert response.status == 403  # a DNS name without a password: DNS rebinding
+    finally:
+        terminate(daemon)

@@ -134,11 +134,13 @@ def test_a_few_steps_on_real_scenes_lower_the_loss(data_root, tmp_path):
     priors = tf.constant(prior_grid(256, 256))
     optimizer = tf.keras.optimizers.Adam(1e-3)
 
+    teacher_obj = tf.sigmoid(concat_levels(YuNetGraph(BASE)(batch.images))["obj"][..., 0])
+
     def loss():
         out = concat_levels(graph(batch.images))
         return detector_loss(
             out, priors, batch.boxes, batch.box_valid, batch.landmarks,
-            batch.ignore, batch.ignore_valid,
+            batch.ignore, batch.ignore_valid, teacher_obj,
         )["total"]  # fmt: skip
 
     first = float(loss())
@@ -208,3 +210,20 @@ def test_the_golden_scenes_keep_their_detections(bundle_dir, data_root):
         if expected:
             ious = iou_matrix(found[name], expected)
             assert ious.max(axis=0).min() > 0.9, name
+
+
+def test_a_fine_tuned_file_that_differs_from_its_provenance_is_refused(tmp_path):
+    from convert.detector_files import FetchError, obtain_detector
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    data = bytearray(FINE_TUNED.read_bytes())
+    data[-1] ^= 1
+    (folder / YUNET_MASKS_FILE).write_bytes(bytes(data))
+    (folder / YUNET_MASKS_FILE).with_suffix(".json").write_bytes(
+        FINE_TUNED.with_suffix(".json").read_bytes()
+    )
+    with pytest.raises(FetchError, match="differs from face_detection_yunet_masks.json"):
+        obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle", fine_tuned_dir=folder)
+    names, provenance = obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle")
+    assert names == [YUNET_MASKS_FILE] and provenance["sha256"] == sha256_file(FINE_TUNED)

@@ -9,7 +9,8 @@ Which priors learn a face is decided per batch from the network's own prediction
 SimOTA (YOLOX; libfacedetection.train uses it for YuNet): among the priors inside the box
 or within 2.5 strides of its centre, the ``k`` cheapest by classification cost plus
 3 x -log(IoU), ``k`` being the sum of the 10 best IoUs. Then, as YuNet was trained:
-objectness is binary cross-entropy on every prior (target 1 for assigned priors), the
+objectness is binary cross-entropy on every prior (target 1 for assigned priors, the
+original detector's own objectness for the others: see :func:`detector_loss`), the
 class score is cross-entropy on assigned priors only with the IoU as target, the box is
 a GIoU loss (weight 5) and the landmarks a smooth-L1 loss where landmarks are known.
 Priors inside a no-loss region learn nothing about objectness.
@@ -113,8 +114,15 @@ def detector_loss(
     gt_landmarks: tf.Tensor,
     ignore: tf.Tensor,
     ignore_valid: tf.Tensor,
+    teacher_obj: tf.Tensor,
 ) -> dict[str, tf.Tensor]:
-    """The four losses and their sum, on :func:`train.yunet_graph.concat_levels` outputs."""
+    """The four losses and their sum, on :func:`train.yunet_graph.concat_levels` outputs.
+
+    ``teacher_obj`` (B, N) is the original detector's objectness probability on the same
+    crops: the target of every prior no face is assigned to, in place of 0. Faces the
+    annotators skipped, and everything else the original knew, are then kept rather than
+    unlearned, while the annotated faces (the masked ones above all) get hard targets.
+    """
     cls, obj = outputs["cls"][..., 0], outputs["obj"][..., 0]
     pred_boxes = decode_boxes(outputs["bbox"], priors)
     scores = tf.sqrt(tf.sigmoid(cls) * tf.sigmoid(obj))
@@ -130,7 +138,8 @@ def detector_loss(
     count = tf.maximum(tf.reduce_sum(fg), 1.0)
 
     obj_weight = 1.0 - tf.cast(in_any_box(priors, ignore, ignore_valid) & ~foreground, tf.float32)
-    obj_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=fg, logits=obj)
+    obj_target = tf.where(foreground, 1.0, tf.stop_gradient(teacher_obj))
+    obj_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=obj_target, logits=obj)
     cls_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=owner_iou, logits=cls)
 
     target_boxes = tf.gather(gt_boxes, owner, batch_dims=1)

@@ -143,7 +143,7 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     def validate(detector: Path) -> dict:
         return figures_at(validation_detections(detector, val), val, BASE_THRESHOLD)
 
-    graph = YuNetGraph(base)
+    graph, teacher = YuNetGraph(base), YuNetGraph(base)  # the teacher stays as shipped
     priors = tf.constant(prior_grid(settings.size, settings.size))
     schedule = tf.keras.optimizers.schedules.CosineDecay(
         settings.learning_rate * 0.1,
@@ -152,9 +152,7 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
         warmup_target=settings.learning_rate,
         warmup_steps=min(100, settings.steps // 10),
     )
-    # Plain SGD, as YuNet was trained: each weight moves with its own gradient. Adam moves
-    # every weight at about the learning rate, and the 53k weights forget unmasked faces.
-    optimizer = tf.keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
+    optimizer = tf.keras.optimizers.Adam(schedule)
     step = tf.Variable(0, dtype=tf.int64)
     best = tf.Variable(-1e9, dtype=tf.float64)
     checkpoint = tf.train.Checkpoint(
@@ -167,9 +165,12 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
 
     @tf.function(reduce_retracing=True)
     def train_step(images, boxes, valid, landmarks, ignore, ignore_valid):  # noqa: ANN001, ANN202
+        teacher_obj = tf.sigmoid(concat_levels(teacher(images))["obj"][..., 0])
         with tf.GradientTape() as tape:
             outputs = concat_levels(graph(images))
-            losses = detector_loss(outputs, priors, boxes, valid, landmarks, ignore, ignore_valid)
+            losses = detector_loss(
+                outputs, priors, boxes, valid, landmarks, ignore, ignore_valid, teacher_obj
+            )
         gradients = tape.gradient(losses["total"], graph.trainable)
         gradients, _ = tf.clip_by_global_norm(gradients, 10.0)
         optimizer.apply_gradients(zip(gradients, graph.trainable, strict=True))
@@ -258,11 +259,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--split", type=Path, default=Path("models/split.json"))
     parser.add_argument("--out", type=Path, default=FINE_TUNED)
     parser.add_argument("--work", type=Path, default=Path("build/detector"))
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=320, help="square training crops, px")
-    parser.add_argument("--learning-rate", type=float, default=3e-4)
-    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)

@@ -35,8 +35,9 @@ def main() -> None:
         name: [list(d.box) for d in detector.detect(cv2.imread(str(args.data_root / name)))]
         for name in names
     }
-    payload = {"detector_sha256": sha256_file(Path("models") / YUNET_MASKS_FILE), "scenes": scenes}
-    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    digest = sha256_file(Path("models") / YUNET_MASKS_FILE)
+    lines = ",\n".join(f"  {json.dumps(name)}: {json.dumps(box)}" for name, box in scenes.items())
+    args.out.write_text(f'{{"detector_sha256": "{digest}",\n "scenes": {{\n{lines}\n}}}}\n')
     print(f"{args.out}: {sum(map(len, scenes.values()))} faces in {len(scenes)} scenes")
 
 

@@ -28,7 +28,7 @@ from edge.bundle import (
     sha256_file,
 )
 from edge.detectors import DEFAULT_DETECTOR, MASKS_YUNET, ORIGINAL_YUNET, RES10_DETECTOR
-from edge.preprocess import PreprocessSpec
+from edge.preprocess import BoxConvention, PreprocessSpec
 
 DETECTOR_CHOICES = {"yunet-masks": MASKS_YUNET, "yunet": ORIGINAL_YUNET, "res10": RES10_DETECTOR}
 DEFAULT_CHOICE = next(name for name, info in DETECTOR_CHOICES.items() if info == DEFAULT_DETECTOR)
@@ -78,8 +78,14 @@ def build_bundle(
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(classifier, out / classifier.name)
     detector_names, provenance = obtain_detector(detector.file, models_dir, out)
-    if "score_threshold" in provenance:  # a fine-tuned file's own, chosen on validation
-        detector = replace(detector, score_threshold=provenance["score_threshold"])
+    if provenance:  # a fine-tuned file: its own threshold, chosen on validation, and the
+        # map back to the original YuNet's boxes, around which the classifier's crops were cut
+        convention = BoxConvention(**provenance["training_data"]["box_convention"])
+        detector = replace(
+            detector,
+            score_threshold=provenance["score_threshold"],
+            crop_convention=tuple(convention.inverse().__dict__.values()),
+        )
     info = classifier_info(out / classifier.name, spec.input_size)
     (out / LABELS_FILE).write_text("\n".join(info.labels) + "\n")
     names = sorted({info.file, LABELS_FILE, *detector_names})

@@ -12,7 +12,7 @@ from edge.bundle import Bundle, load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.config import PipelineConfig
 from edge.detectors import Detection, create_detector
-from edge.preprocess import Box, crop_face
+from edge.preprocess import Box, BoxConvention, crop_face
 from edge.stats import StageTimes
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
@@ -74,6 +74,9 @@ class MaskPipeline:
         )
         self.spec = manifest.preprocess
         self.face_filter = face_filter
+        self._crop_convention = (
+            BoxConvention(*detector.crop_convention) if detector.crop_convention else None
+        )
 
     @classmethod
     def from_config(cls, bundle: Bundle, config: PipelineConfig) -> "MaskPipeline":
@@ -90,13 +93,20 @@ class MaskPipeline:
     def from_bundle_dir(cls, root: Path, threads: int = 1, runtime: str = "auto") -> "MaskPipeline":
         return cls(load_bundle(root), threads, runtime)
 
+    def _crop_box(self, box: Box, width: int, height: int) -> Box:
+        """The box the classifier's training crops would have had around this face."""
+        if self._crop_convention is None:
+            return box
+        return self._crop_convention.map_box(box, width, height)
+
     def process(self, frame_bgr: np.ndarray, times: StageTimes | None = None) -> list[Face]:
         """The frame's faces; ``times`` records the detect, crop and classify stages."""
         height, width = frame_bgr.shape[:2]
         with times.measure("detect") if times else nullcontext():
             detections = self.face_filter.keep(self.detector.detect(frame_bgr), width, height)
         with times.measure("crop") if times else nullcontext():
-            crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
+            crops = [crop_face(frame_bgr, self._crop_box(d.box, width, height), self.spec)
+                     for d in detections]  # fmt: skip
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [

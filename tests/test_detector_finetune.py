@@ -15,8 +15,9 @@ import tensorflow as tf
 from edge.bundle import load_bundle, sha256_file
 from edge.detectors import MASKS_YUNET, ORIGINAL_YUNET, YUNET_MASKS_FILE
 from edge.matching import iou_matrix
+from edge.preprocess import BoxConvention
 from tests.conftest import ROOT
-from train.detector_data import BoxConvention, CropSampler, SceneTargets, build_targets
+from train.detector_data import CropSampler, SceneTargets, build_targets
 from train.detector_loss import detector_loss, simota
 from train.yunet_graph import STRIDES, YuNetGraph, concat_levels, prior_grid
 
@@ -160,6 +161,23 @@ def test_the_box_convention_fit_recovers_a_known_shift():
     truth = BoxConvention(dx=0.02, dy=0.1, scale_w=1.05, scale_h=0.9)
     fitted = BoxConvention.fit(yunet, truth.apply(yunet))
     np.testing.assert_allclose(list(fitted.__dict__.values()), list(truth.__dict__.values()), 1e-6)
+    np.testing.assert_allclose(truth.inverse().apply(truth.apply(yunet)), yunet, atol=1e-9)
+
+
+def test_the_bundle_crops_faces_where_the_classifiers_training_crops_were(bundle_dir):
+    """The fine-tuned detector draws the annotators' boxes; the classifier learned on crops
+    around the original YuNet's, so the manifest carries the map back and the pipeline uses it."""
+    from edge.pipeline import MaskPipeline
+
+    manifest = load_bundle(bundle_dir).manifest
+    provenance = json.loads(FINE_TUNED.with_suffix(".json").read_text())
+    back = BoxConvention(**provenance["training_data"]["box_convention"]).inverse()
+    assert manifest.detector.crop_convention == pytest.approx(tuple(back.__dict__.values()))
+    pipeline = MaskPipeline(load_bundle(bundle_dir))
+    box = (100, 100, 160, 170)
+    assert pipeline._crop_box(box, 640, 480) == back.map_box(box, 640, 480)
+    x1, y1, x2, y2 = back.map_box(box, 640, 480)
+    assert y1 < 100 and y2 < 170  # the original YuNet's box sits higher on the face
 
 
 def test_flipped_crops_keep_landmarks_on_the_right_side():

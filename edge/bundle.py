@@ -44,6 +44,9 @@ class DetectorInfo:
     max_side: int = 640  # frames are downscaled so their longest side is at most this
     min_side: int = 0  # and upscaled so it is at least this (0: never upscale)
     config_file: str = ""  # a second file some kinds need (res10's Caffe prototxt)
+    # (dx, dy, scale_w, scale_h) from this detector's boxes to the boxes the classifier's
+    # training crops were cut around (edge.preprocess.BoxConvention); empty: the same boxes.
+    crop_convention: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Manifest:
     source_commit: str = ""
     training_data: dict = field(default_factory=dict)  # sources, seed, faces per split
     evaluation: dict = field(default_factory=dict)  # crop and scene figures of this bundle
+    detector_provenance: dict = field(default_factory=dict)  # a fine-tuned detector's origin
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -107,15 +111,18 @@ def parse_manifest(text: str, where: str) -> Manifest:
         )
     classifier = dict(data.get("classifier") or {})
     classifier["labels"] = tuple(classifier.get("labels") or ())
+    detector = dict(data.get("detector") or {})
+    detector["crop_convention"] = tuple(detector.get("crop_convention") or ())
     return Manifest(
         classifier=_build(ClassifierInfo, classifier, f"{where} classifier"),
         preprocess=_build(PreprocessSpec, data.get("preprocess"), f"{where} preprocess"),
-        detector=_build(DetectorInfo, data.get("detector"), f"{where} detector"),
+        detector=_build(DetectorInfo, detector, f"{where} detector"),
         files=dict(data.get("files") or {}),
         created=str(data.get("created", "")),
         source_commit=str(data.get("source_commit", "")),
         training_data=dict(data.get("training_data") or {}),
         evaluation=dict(data.get("evaluation") or {}),
+        detector_provenance=dict(data.get("detector_provenance") or {}),
     )
 
 

@@ -12,7 +12,7 @@ from edge.bundle import Bundle, load_bundle
 from edge.classifier import TFLiteClassifier
 from edge.config import PipelineConfig
 from edge.detectors import Detection, create_detector
-from edge.preprocess import Box, crop_face
+from edge.preprocess import Box, BoxConvention, crop_face
 from edge.regions import Region
 from edge.stats import StageTimes
 
@@ -80,6 +80,9 @@ class MaskPipeline:
         )
         self.spec = manifest.preprocess
         self.face_filter = face_filter
+        self._crop_convention = (
+            BoxConvention(*detector.crop_convention) if detector.crop_convention else None
+        )
 
     @classmethod
     def from_config(cls, bundle: Bundle, config: PipelineConfig) -> "MaskPipeline":
@@ -95,6 +98,12 @@ class MaskPipeline:
     @classmethod
     def from_bundle_dir(cls, root: Path, threads: int = 1, runtime: str = "auto") -> "MaskPipeline":
         return cls(load_bundle(root), threads, runtime)
+
+    def _crop_box(self, box: Box, width: int, height: int) -> Box:
+        """The box the classifier's training crops would have had around this face."""
+        if self._crop_convention is None:
+            return box
+        return self._crop_convention.map_box(box, width, height)
 
     def detect(self, frame_bgr: np.ndarray, regions: list[Region] | None = None) -> list[Detection]:
         """Faces of the whole frame (``regions`` None), or of those regions only, in the
@@ -127,7 +136,8 @@ class MaskPipeline:
         with times.measure("detect") if times else nullcontext():
             detections = self.face_filter.keep(self.detect(frame_bgr, regions), width, height)
         with times.measure("crop") if times else nullcontext():
-            crops = [crop_face(frame_bgr, d.box, self.spec) for d in detections]
+            crops = [crop_face(frame_bgr, self._crop_box(d.box, width, height), self.spec)
+                     for d in detections]  # fmt: skip
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [

@@ -33,6 +33,59 @@ class PreprocessSpec:
             raise ValueError(f"colour_order must be RGB or BGR, got {self.colour_order!r}")
 
 
+@dataclass(frozen=True)
+class BoxConvention:
+    """How annotators draw a face relative to YuNet's box: centre shift and size, per side.
+
+    The fine-tuned detector draws the annotators' boxes; the classifier's training crops
+    were cut around the original YuNet's. The bundle records the map back
+    (``DetectorInfo.crop_convention``), so the device crops what the classifier learned on.
+    """
+
+    dx: float  # centre shift in units of YuNet's box width
+    dy: float
+    scale_w: float
+    scale_h: float
+
+    @classmethod
+    def fit(cls, yunet: np.ndarray, annotated: np.ndarray) -> "BoxConvention":
+        """Median fit on matched (x1, y1, x2, y2) pairs."""
+        yw, yh = yunet[:, 2] - yunet[:, 0], yunet[:, 3] - yunet[:, 1]
+        aw, ah = annotated[:, 2] - annotated[:, 0], annotated[:, 3] - annotated[:, 1]
+        dx = ((annotated[:, 0] + annotated[:, 2]) - (yunet[:, 0] + yunet[:, 2])) / 2 / yw
+        dy = ((annotated[:, 1] + annotated[:, 3]) - (yunet[:, 1] + yunet[:, 3])) / 2 / yh
+        return cls(
+            float(np.median(dx)),
+            float(np.median(dy)),
+            float(np.median(aw / yw)),
+            float(np.median(ah / yh)),
+        )
+
+    def apply(self, boxes: np.ndarray) -> np.ndarray:
+        """(n, 4) x1 y1 x2 y2 boxes in YuNet's way -> the same faces in the annotators' way."""
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2 + self.dx * w
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2 + self.dy * h
+        w, h = w * self.scale_w, h * self.scale_h
+        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+    def inverse(self) -> "BoxConvention":
+        """The map back: annotators' boxes -> YuNet's."""
+        return BoxConvention(
+            -self.dx / self.scale_w, -self.dy / self.scale_h, 1 / self.scale_w, 1 / self.scale_h
+        )
+
+    def map_box(self, box: Box, image_width: int, image_height: int) -> Box:
+        """One pixel box mapped, rounded and clamped to the image."""
+        x1, y1, x2, y2 = self.apply(np.asarray([box], np.float64))[0]
+        return (
+            max(0, round(x1)),
+            max(0, round(y1)),
+            min(image_width, max(round(x2), round(x1) + 1)),
+            min(image_height, max(round(y2), round(y1) + 1)),
+        )
+
+
 def square_crop_box(box: Box, image_width: int, image_height: int, margin: float) -> Box:
     """Square box around ``box``'s centre, ``margin`` wider on each side, clamped to the image.
 

@@ -39,7 +39,11 @@ from scripts import door_day  # noqa: E402
 
 CONFIG = ROOT / "config" / "maskwatch.toml"
 MASK = "motion.mask=[[" + ", ".join(str(v) for v in door_day.PLANT_MASK) + "]]"
-CONFIGURATIONS = {"today": ["motion.enabled=false"], "motion": [MASK]}
+# "today": the daemon as it shipped before motion gating (whole frame at 320 px, every frame).
+CONFIGURATIONS = {
+    "today": ["motion.enabled=false", "pipeline.detector_max_side=320"],
+    "motion": [MASK],
+}
 MATCH_IOU = 0.3
 # Pi 4, one thread, from docs/benchmarks.md's per-stage table: YuNet ~31 ms at 320x180,
 # a resize reading a 1280x720 frame ~2 ms, crop + classify ~2 ms a face, the tracker,

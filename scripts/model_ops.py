@@ -1,6 +1,7 @@
 """Multiply-accumulates per frame of the detectors at a given input size (docs/benchmarks.md).
 
-``python -m scripts.model_ops WIDTH HEIGHT``: YuNet's convolutions counted from its ONNX
+``python -m scripts.model_ops WIDTH HEIGHT [ONNX ...]``: YuNet's convolutions (the default
+bundle's detector unless files are named) counted from its ONNX
 graph with shapes inferred at that size, padded up to multiples of 32 as
 ``cv2.FaceDetectorYN`` pads it (OpenCV's getFLOPS cannot reshape YuNet).
 """
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import onnx
 from onnx import shape_inference
+
+from edge.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,5 +38,8 @@ def conv_macs(model_path: Path, width: int, height: int) -> int:
 
 if __name__ == "__main__":
     width, height = (int(v) for v in sys.argv[1:3])
-    yunet = ROOT / "bundle" / "face_detection_yunet_2026may.onnx"
-    print(f"YuNet at {width}x{height}: {conv_macs(yunet, width, height) / 1e6:.1f} M MACs")
+    bundle = ROOT / "bundle"
+    files = [Path(p) for p in sys.argv[3:]] or [bundle / load_bundle(bundle).manifest.detector.file]
+    for yunet in files:
+        macs = conv_macs(yunet, width, height) / 1e6
+        print(f"{yunet.name} at {width}x{height}: {macs:.1f} M MACs")

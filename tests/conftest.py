@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from scripts.local_broker import LocalBroker
@@ -85,11 +87,25 @@ FRAMES_PER_SCENE = 4  # a still camera's view of each photo: enough frames to co
 
 
 def link_still_sequences(frames, faces_by_label, copies):
-    """Each photo as ``copies`` consecutive frames, the way a fixed camera sees a scene."""
+    """Each photo as ``copies`` consecutive frames, the way a fixed camera sees a scene.
+
+    The photos take turns at the left and the right of a frame twice their width, so one
+    photo's person never stands where the last photo's stood: a camera sees one leave
+    before the next arrives, and the tracker must not link two people. Returns each photo's
+    horizontal offset in the frame."""
     images = sorted({f.image for faces in faces_by_label.values() for f in faces})
-    for image in images:
-        for k in range(copies):
-            (frames / f"{image.stem}_{k}.jpg").symlink_to(image)
+    offsets = {}
+    for index, image in enumerate(images):
+        photo = cv2.imread(str(image))
+        height, width = photo.shape[:2]
+        canvas = np.zeros((height, 2 * width, 3), np.uint8)
+        offsets[image] = width * (index % 2)
+        canvas[:, offsets[image] : offsets[image] + width] = photo
+        first = frames / f"{image.stem}_0.jpg"
+        cv2.imwrite(str(first), canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        for k in range(1, copies):
+            (frames / f"{image.stem}_{k}.jpg").symlink_to(first)
+    return offsets
 
 
 @pytest.fixture(scope="module")

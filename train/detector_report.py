@@ -109,21 +109,22 @@ def _cell(figures: DetectionFigures, label: str, bin_name: str) -> str:
     return "-" if recall is None else f"{recall:.3f}"
 
 
-def recall_table(rows: dict[tuple[str, int], DetectionFigures]) -> list[str]:
-    """Markdown: detection recall per detector, max side, class and width; FP boxes."""
+def recall_table(rows: dict[tuple[str, float, int], DetectionFigures]) -> list[str]:
+    """Markdown: detection recall per detector, score, max side, class and width; FP boxes."""
     widths = [name for name, _ in WIDTH_BINS]
     lines = [
-        "| detector | max side | class | " + " | ".join(f"{w} px" for w in widths)
+        "| detector | score | max side | class | " + " | ".join(f"{w} px" for w in widths)
         + " | all | FP boxes |",
-        "|---|---|---|" + "---|" * (len(widths) + 2),
+        "|---|---|---|---|" + "---|" * (len(widths) + 2),
     ]  # fmt: skip
-    for (name, max_side), figures in rows.items():
+    for (name, threshold, max_side), figures in rows.items():
         labels = [label for label in ANNOTATED_LABELS if figures.recall(label) is not None]
         for i, label in enumerate(labels):
             cells = [_cell(figures, label, w) for w in (*widths, ALL_WIDTHS)]
             fp = str(figures.false_positives) if i == 0 else ""
             title = f"{CLASS_NAMES[label]} ({label})" if label in CLASS_NAMES else label
-            lines.append(f"| {name} | {max_side} | {title} | " + " | ".join(cells) + f" | {fp} |")
+            head = f"| {name} | {threshold} | {max_side} | {title} | "
+            lines.append(head + " | ".join(cells) + f" | {fp} |")
     return lines
 
 
@@ -135,20 +136,21 @@ def load_test_scenes(data_root: Path, split: Path, fixes: Path) -> FixedScenes:
 
 
 def detector_report(
-    detectors: dict[str, Path],
+    detectors: dict[str, tuple[Path, float]],
     max_sides: list[int],
     scenes: FixedScenes,
     out: Path,
     score: float = 0.6,
     nms: float = 0.3,
 ) -> list[str]:
-    """Run every detector at every max side; write the table (Markdown) and the PR plots."""
+    """Run every detector (file, its score threshold) at every max side; write the table
+    (Markdown) and the PR plots, whose dots mark ``score``."""
     rows, curves = {}, {label: {} for label in CLASS_NAMES}
-    for name, model in detectors.items():
+    for name, (model, threshold) in detectors.items():
         for max_side in max_sides:
             detector = load_detector(model, max_side, nms)
             detections = run_detector(detector, sorted(scenes.faces))
-            rows[name, max_side] = detection_figures(detections, scenes, score)
+            rows[name, threshold, max_side] = detection_figures(detections, scenes, threshold)
             for label in CLASS_NAMES:
                 curves[label][f"{name}, max side {max_side}"] = precision_recall(
                     detections, scenes, label
@@ -160,7 +162,7 @@ def detector_report(
         + ", ".join(f"`detector_pr_{label}.png`" for label in CLASS_NAMES)
         + ".",
         "",
-        f"Detection recall at score {score} (NMS {nms}) on the test split "
+        f"Detection recall at each detector's score threshold (NMS {nms}) on the test split "
         f"({len(scenes.faces)} photos, {scenes.ignored} ignore regions, "
         f"{scenes.relabelled} labels corrected); IoU >= 0.4; faces and boxes under 24 px "
         "count neither way.",
@@ -181,11 +183,17 @@ def detector_report(
     return lines
 
 
-def _named_path(text: str) -> tuple[str, Path]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PATH.onnx")
-    return name, Path(path)
+def _named_path(text: str) -> tuple[str, tuple[Path, float | None]]:
+    """``NAME=PATH.onnx`` or ``NAME=PATH.onnx@SCORE`` (that detector's own threshold)."""
+    name, sep, rest = text.partition("=")
+    path, at, score = rest.rpartition("@") if "@" in rest else (rest, "", "")
+    try:
+        threshold = float(score) if at else None
+    except ValueError:
+        threshold = -1.0
+    if not sep or not name or not path or (threshold is not None and not 0 < threshold < 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PATH.onnx or NAME=PATH@SCORE")
+    return name, (Path(path), threshold)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,8 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         type=_named_path,
         action="append",
         required=True,
-        metavar="NAME=PATH.onnx",
-        help="a YuNet-format ONNX file (repeatable)",
+        metavar="NAME=PATH.onnx[@SCORE]",
+        help="a YuNet-format ONNX file, optionally with its own score threshold (repeatable)",
     )
     parser.add_argument("--max-side", type=int, action="append", dest="max_sides",
                         help=f"longest side the frames are scaled to (repeatable; default "
@@ -211,10 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     if not SWEEP_SCORE <= args.score < 1:
         parser.error(f"--score {args.score}: must be from {SWEEP_SCORE} (the sweep's) up to 1")
     try:
-        for _, model in args.detector:  # a bad file fails before the data is read
+        for _, (model, _) in args.detector:  # a bad file fails before the data is read
             load_detector(model, max(MAX_SIDES), args.nms)
         scenes = load_test_scenes(args.data_root, args.split, args.fixes)
-        lines = detector_report(dict(args.detector), args.max_sides or list(MAX_SIDES), scenes,
+        detectors = {name: (model, score or args.score) for name, (model, score) in args.detector}
+        lines = detector_report(detectors, args.max_sides or list(MAX_SIDES), scenes,
                                 args.out, args.score, args.nms)  # fmt: skip
     except (DatasetError, MaskwatchError, OSError) as error:
         raise SystemExit(f"train.detector_report: error: {error}") from None

@@ -43,7 +43,7 @@ MIN_WIDTH = 24
 ANNOTATED_LABELS = (*CLASSIFIER_LABELS, MASK_INCORRECT)
 WIDTH_BINS = (("24-48", 48), ("48-96", 96), ("96+", None))  # name, upper bound (exclusive)
 ALL_WIDTHS = "all"
-MAX_SIDES = (320, 640)
+MAX_SIDES = (320, 480, 640)
 DEFAULT_FIXES = Path("models/test_annotation_fixes.toml")  # for the test split
 AS_ANNOTATED, FIXED = "as published", "with fixes"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.detectors import DEFAULT_DETECTOR, create_detector
+from edge.detectors import ORIGINAL_YUNET, create_detector
 from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
 from edge.preprocess import PreprocessSpec
 from train.augment import augment_dataset
@@ -111,7 +111,7 @@ def train(args: argparse.Namespace) -> dict:
 
     detector = None
     if args.crops == "detector":
-        detector = create_detector(DEFAULT_DETECTOR, args.models_dir)
+        detector = create_detector(ORIGINAL_YUNET, args.models_dir)
     data = {name: load_crops(split[name], spec, detector=detector)[:2] for name in SPLITS}
     x_train, y_train = data["train"]
     synthetic = 0

@@ -5,7 +5,7 @@ entry in :data:`DETECTORS`, keyed by the manifest's ``detector.kind``.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -43,11 +43,16 @@ DETECTORS: dict[str, Callable[[DetectorInfo, Path], FaceDetector]] = {
     "res10": _res10,
 }
 
-# The detector a new bundle gets, and the one training uses to make device-like crops.
+# YuNet as OpenCV ships it, and the same graph fine-tuned on masked faces
+# (train/detector_train.py, docs/detector.md). Either is one bundle option away.
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
-DEFAULT_DETECTOR = DetectorInfo(
+YUNET_MASKS_FILE = "face_detection_yunet_masks.onnx"
+ORIGINAL_YUNET = DetectorInfo(
     kind="yunet", file=YUNET_FILE, score_threshold=0.6, nms_threshold=0.3, max_side=640
 )
+MASKS_YUNET = replace(ORIGINAL_YUNET, file=YUNET_MASKS_FILE)
+# The detector a new bundle gets.
+DEFAULT_DETECTOR = MASKS_YUNET
 # The seeds' detector, for deployments that move over from pyimagesearch-style code.
 RES10_DETECTOR = DetectorInfo(
     kind="res10",

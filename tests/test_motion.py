@@ -127,9 +127,10 @@ def test_faces_found_in_regions_land_on_the_full_frame_detection(bundle, person)
     assert abs(found[0].score - full.score) < 0.05
     centred = Region((x1 - 110, y1 - 100, x1 + 210, y1 + 220))
     halved = Region((x1 - 300, y1 - 300, x1 + 340, y1 + 286), 0.5)  # shrunk to half
-    for region in (centred, halved):
+    for region in (centred, halved):  # a face at half the pixels may move twice as far
         (again,) = native.detect(view, [region])
-        assert max(abs(a - b) for a, b in zip(again.box, full.box, strict=True)) <= tolerance
+        off = max(abs(a - b) for a, b in zip(again.box, full.box, strict=True))
+        assert off <= tolerance / region.scale
     faces = native.process(view, regions=[face_region])
     assert len(faces) == 1 and faces[0].box == found[0].box
 

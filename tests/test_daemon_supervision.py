@@ -79,7 +79,7 @@ def test_a_failure_while_stopping_does_not_hide_the_error_that_stopped_the_loop(
     daemon = daemon_for(broker, still_frames, tmp_path, "source.loop=true")
     process, frames = daemon.pipeline.process, []
 
-    def breaks_after_people_are_in_view(image, times=None):
+    def breaks_after_people_are_in_view(image, times=None, regions=None):
         frames.append(1)
         if len(frames) > FRAMES_PER_SCENE:
 
@@ -88,7 +88,7 @@ def test_a_failure_while_stopping_does_not_hide_the_error_that_stopped_the_loop(
 
             daemon.publisher.queue.append = disk_gone  # the "end" events cannot be stored
             raise RuntimeError("the pipeline broke")
-        return process(image, times)
+        return process(image, times, regions)
 
     daemon.pipeline.process = breaks_after_people_are_in_view
     with pytest.raises(RuntimeError, match="the pipeline broke"):

@@ -64,8 +64,11 @@ def run_through_a_card_failure(still_frames, queue, overrides, fail, heal):
     broker = LocalBroker(persistent=True).start()
     listener = Listener(broker.port, "maskwatch/#", session="full-card-test")
     broker.stop()
+    # People end 0.3 s after their photo leaves (not 2 s), so each loop through the photos
+    # brings new people and the events keep piling up whatever the detector's boxes.
     daemon = start_daemon(broker, still_frames, "--set", "source.loop=true",
                           "--set", "source.interval=0.05", "--set", "mqtt.reconnect_max=1",
+                          "--set", "tracking.end_after=0.3",
                           "--set", "queue.retry_interval=1", *overrides, queue=queue)  # fmt: skip
     stderr = Stderr(daemon)
     try:

@@ -19,9 +19,7 @@ from edge.errors import EXIT_CONFIG
 from scripts.local_broker import LocalBroker, free_port
 from tests.conftest import (
     CONFIG,
-    FRAMES_PER_SCENE,
     error_lines,
-    link_still_sequences,
     maskwatch,
     start_daemon,
     terminate,
@@ -33,14 +31,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync",
                   "--window-size=1400,1000")  # fmt: skip
-
-
-@pytest.fixture
-def looping_scenes(clear_faces, tmp_path):
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
-    return frames
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -103,14 +93,14 @@ def browser(tmp_path):
 
 
 def test_the_page_shows_the_live_view_events_and_gives_the_roi_line(
-    broker, looping_scenes, browser, tmp_path
+    broker, still_frames, browser, tmp_path
 ):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     port = free_port()
-    daemon = serve(broker, looping_scenes, port, "--set", "pipeline.min_face=40",
+    daemon = serve(broker, still_frames, port, "--set", "pipeline.min_face=40",
                    "--set", "pipeline.roi=[0.02, 0.02, 0.98, 0.98]")  # fmt: skip
     try:
         wait_for_page(port, daemon)
@@ -161,10 +151,10 @@ def test_a_reachable_page_without_a_password_is_a_config_error(tmp_path):
     assert "0.0.0.0" in errors[0] and "needs a password" in errors[0]
 
 
-def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, looping_scenes):
+def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, still_frames):
     def web_line(listen):
         result = maskwatch("check", "--config", str(CONFIG), "--set", f"mqtt.port={broker.port}",
-                           "--set", f"source.path={looping_scenes}", "--set", "web.enabled=true",
+                           "--set", f"source.path={still_frames}", "--set", "web.enabled=true",
                            "--set", f"web.listen={listen}", env=environment())  # fmt: skip
         return dict(line.split(": ", 1) for line in result.stdout.splitlines())["web"]
 
@@ -178,12 +168,12 @@ def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, loopi
     assert busy.startswith(f"FAIL, config key web.listen: cannot listen on 127.0.0.1:{port}")
 
 
-def test_a_wrong_password_gets_401_and_the_right_one_the_page(broker, looping_scenes, tmp_path):
+def test_a_wrong_password_gets_401_and_the_right_one_the_page(broker, still_frames, tmp_path):
     credentials = tmp_path / "credentials"  # as systemd's LoadCredential=web_password:...
     credentials.mkdir()
     (credentials / "web_password").write_text("door-secret\n")
     port = free_port()
-    daemon = serve(broker, looping_scenes, port, "--set", f"web.listen=0.0.0.0:{port}",
+    daemon = serve(broker, still_frames, port, "--set", f"web.listen=0.0.0.0:{port}",
                    env=environment(CREDENTIALS_DIRECTORY=str(credentials)))  # fmt: skip
 
     def basic(password):
@@ -211,9 +201,9 @@ def status_with(port, headers):
     return json.loads(body)
 
 
-def test_the_stream_encodes_only_while_a_client_watches(broker, looping_scenes):
+def test_the_stream_encodes_only_while_a_client_watches(broker, still_frames):
     port = free_port()
-    daemon = serve(broker, looping_scenes, port)
+    daemon = serve(broker, still_frames, port)
     try:
         wait_for_page(port, daemon)
         time.sleep(1.0)
@@ -252,7 +242,7 @@ def test_the_stream_encodes_only_while_a_client_watches(broker, looping_scenes):
         terminate(daemon)
 
 
-def test_the_page_names_a_queue_held_in_memory(looping_scenes, tmp_path):
+def test_the_page_names_a_queue_held_in_memory(still_frames, tmp_path):
     """A full card (the queue file at queue.max_mb) with the broker down: the page says the
     events are held in memory, and why."""
     queue = tmp_path / "state" / "events.sqlite3"
@@ -261,7 +251,7 @@ def test_the_page_names_a_queue_held_in_memory(looping_scenes, tmp_path):
     broker = LocalBroker().start()
     broker.stop()  # nothing listens on its port: the queue cannot drain
     port = free_port()
-    daemon = serve(broker, looping_scenes, port, "--set", "queue.max_mb=0.032", queue=queue)
+    daemon = serve(broker, still_frames, port, "--set", "queue.max_mb=0.032", queue=queue)
     try:
         wait_for_page(port, daemon)
         deadline = time.monotonic() + 30

@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 import tarfile
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,7 +84,7 @@ def build_bundle(
         detector = replace(
             detector,
             score_threshold=provenance["score_threshold"],
-            crop_convention=tuple(convention.inverse().__dict__.values()),
+            crop_convention=astuple(convention.inverse()),
         )
     info = classifier_info(out / classifier.name, spec.input_size)
     (out / LABELS_FILE).write_text("\n".join(info.labels) + "\n")

@@ -100,7 +100,10 @@ def fine_tuned(name: str, folder: Path, dest: Path) -> dict:
     model, record = folder / name, (folder / name).with_suffix(".json")
     if not model.is_file() or not record.is_file():
         raise FetchError(f"{model}: fine-tuned detector or its .json missing; run 'make detector'")
-    provenance = json.loads(record.read_text())
+    try:
+        provenance = json.loads(record.read_text())
+    except json.JSONDecodeError as error:
+        raise FetchError(f"{record}: not valid JSON ({error}); run 'make detector' again") from None
     found = sha256_file(model)
     if found != provenance.get("sha256"):
         raise FetchError(

@@ -243,5 +243,8 @@ def test_a_fine_tuned_file_that_differs_from_its_provenance_is_refused(tmp_path)
     )
     with pytest.raises(FetchError, match="differs from face_detection_yunet_masks.json"):
         obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle", fine_tuned_dir=folder)
+    (folder / YUNET_MASKS_FILE).with_suffix(".json").write_text("{not json")
+    with pytest.raises(FetchError, match="face_detection_yunet_masks.json: not valid JSON"):
+        obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle", fine_tuned_dir=folder)
     names, provenance = obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle")
     assert names == [YUNET_MASKS_FILE] and provenance["sha256"] == sha256_file(FINE_TUNED)

@@ -65,11 +65,12 @@ class PipelineConfig:
     detector_score: float = 0.0  # 0 = the bundle's detector threshold
     # Full-frame detection passes (motion off, the motion heartbeat, and the fallback when
     # regions would cost as much as the whole frame) shrink the frame to this longest side
-    # (crops still come from the full frame). With the fine-tuned detector, 480 finds 84% of
-    # masked and 95% of unmasked faces on the test photos (320: 67% / 74%; 640: 93% / 96%)
-    # at 2.2x the cost of 320 and 0.6x that of 640 (docs/detector.md); 0 = the bundle's.
-    # Motion regions are detected at native resolution up to motion.region_size instead.
-    detector_max_side: int = 480
+    # (crops still come from the full frame); 0 = the bundle's. Motion regions are detected
+    # at native resolution up to motion.region_size instead, so a door's far faces need no
+    # bigger pass, and a 480 pass made a busy door cost 1.5x the old daemon (docs/motion.md).
+    # With motion off, 480 finds 84% of masked and 95% of unmasked test faces (320: 67% /
+    # 74%; 640: 93% / 96%) at 2.2x the cost of 320 (docs/detector.md).
+    detector_max_side: int = 320
     min_label_score: float = 0.0  # classifier probability below which a face does not vote
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
@@ -138,11 +139,24 @@ class TrackingConfig:
     vote_window: int = 5  # recent frames whose labels vote on a track's label
     end_after: float = 2.0  # seconds unseen before a track's "end" event
     min_iou: float = 0.3  # overlap that links a face to a track
+    # Failing that, how far (in face widths) a face's centre may be from where its person
+    # was or was heading and still be theirs; 0 = overlap only.
+    max_shift: float = 1.0
+    # A person's face is classified on their first classify_first frames, then every
+    # classify_every-th frame (1 = every frame), or when its box overlaps the last
+    # classified one less than reclassify_iou (edge/schedule.py).
+    classify_first: int = 3
+    classify_every: int = 5
+    reclassify_iou: float = 0.5
 
     def validate(self) -> None:
+        _at_least("tracking.classify_first", self.classify_first, 1)
+        _at_least("tracking.classify_every", self.classify_every, 1)
+        _fraction("tracking.reclassify_iou", self.reclassify_iou)
         _at_least("tracking.confirm_frames", self.confirm_frames, 1)
         _at_least("tracking.vote_window", self.vote_window, 1)
         _at_least("tracking.end_after", self.end_after, 0.0)
+        _at_least("tracking.max_shift", self.max_shift, 0.0)
         if not 0.0 < self.min_iou <= 1.0:
             raise ConfigError(f"config key tracking.min_iou: expected 0..1, found {self.min_iou}")
 

@@ -25,6 +25,7 @@ from edge.mqtt import MqttPublisher, read_password
 from edge.outbox import Outbox
 from edge.pacing import FramePacer
 from edge.pipeline import MaskPipeline
+from edge.schedule import ClassificationSchedule, FaceLabeller
 from edge.sources import Frame, FrameSource, LiveSource, open_source
 from edge.stats import (
     CpuRate,
@@ -84,6 +85,8 @@ class Daemon:
             self.queue, read_password(config.mqtt),
         )  # fmt: skip
         self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
+        schedule = ClassificationSchedule.from_config(config.tracking)
+        self.labeller = FaceLabeller(self.pipeline, self.tracker, schedule)
         self._end_people_left_in_view()
         self.web = open_status_page(config) if config.web.enabled else None
         self.times = StageTimes()
@@ -135,10 +138,8 @@ class Daemon:
         with self.times.measure("motion"):
             tracked = recent_faces(self.tracker.tracks, at.monotonic)
             plan = self.planner.plan(frame.image, tracked)
-        faces = self.pipeline.process(frame.image, self.times, plan.regions)
+        faces, events = self.labeller.step(frame.image, at, plan.regions, self.times)
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
-        with self.times.measure("track"):
-            events = self.tracker.update(faces, at)
         with self.times.measure("publish"):
             self._emit(events, frame)
         self.faces_seen += len(faces)

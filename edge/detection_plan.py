@@ -19,7 +19,7 @@ import numpy as np
 from edge.config import MotionConfig
 from edge.motion import MotionDetector
 from edge.preprocess import Box
-from edge.regions import Region, plan_regions
+from edge.regions import Region, plan_regions, span
 from edge.tracker import Track
 
 TRACK_GRACE = 1.0  # seconds a tracked face not found again keeps its region
@@ -36,10 +36,15 @@ class Plan:
 
 
 def recent_faces(tracks: Iterable[Track], monotonic: float) -> list[Box]:
-    """The boxes of the tracked faces seen within TRACK_GRACE of ``monotonic`` (seconds on
-    the monotonic clock, as tracks age): a person who left is not looked for at their last
-    place until their track ends, only for a moment."""
-    return [t.face.box for t in tracks if monotonic - t.last_seen.monotonic <= TRACK_GRACE]
+    """Where to look for the tracked faces seen within TRACK_GRACE of ``monotonic``
+    (seconds on the monotonic clock, as tracks age): around both where each was last
+    seen and where its motion would have taken it by now. A person who left is not
+    looked for at their last place until their track ends, only for a moment."""
+    return [
+        span(t.face.box, t.predicted_box(monotonic))
+        for t in tracks
+        if monotonic - t.last_seen.monotonic <= TRACK_GRACE
+    ]
 
 
 class PlanStats:

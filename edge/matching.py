@@ -1,4 +1,5 @@
-"""Greedy IoU matching of predicted boxes to annotated boxes, highest IoU first."""
+"""Greedy one-to-one matching of boxes: by IoU (predictions to annotations, faces to
+tracks), best pairs first."""
 
 from collections.abc import Sequence
 
@@ -28,9 +29,13 @@ def match_greedy(
     predicted: Sequence[Box], annotated: Sequence[Box], min_iou: float = 0.4
 ) -> list[tuple[int, int]]:
     """One-to-one (prediction, annotation) pairs with IoU >= ``min_iou``, best pairs first."""
-    ious = iou_matrix(predicted, annotated)
+    return greedy_pairs(iou_matrix(predicted, annotated), min_iou)
+
+
+def greedy_pairs(scores: np.ndarray, minimum: float) -> list[tuple[int, int]]:
+    """One-to-one (row, column) pairs whose score is at least ``minimum``, best first."""
     pairs = sorted(
-        ((ious[p, g], p, g) for p, g in zip(*np.nonzero(ious >= min_iou), strict=True)),
+        ((scores[p, g], p, g) for p, g in zip(*np.nonzero(scores >= minimum), strict=True)),
         reverse=True,
     )
     used_p, used_g, matches = set(), set(), []

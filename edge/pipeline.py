@@ -26,6 +26,7 @@ class Face:
     label: str
     score: float  # classifier probability of ``label``
     detection_score: float
+    classified: bool = True  # False: the label was carried over from the person's track
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
@@ -122,19 +123,26 @@ class MaskPipeline:
                 detections.append(Detection(region.to_frame(d.box), d.score))
         return detections
 
-    def process(
+    def detect_faces(
         self,
         frame_bgr: np.ndarray,
-        times: StageTimes | None = None,
         regions: list[Region] | None = None,
-    ) -> list[Face]:
-        """The faces of the frame, or of ``regions`` of it (see :meth:`detect`); ``times``
-        records the detect, crop and classify stages."""
+        times: StageTimes | None = None,
+    ) -> list[Detection]:
+        """The faces :meth:`detect` finds that the face filter keeps; ``times`` records the
+        detect stage."""
         if regions == []:
             return []  # nothing moves and nobody is tracked: the detector rests
         height, width = frame_bgr.shape[:2]
         with times.measure("detect") if times else nullcontext():
-            detections = self.face_filter.keep(self.detect(frame_bgr, regions), width, height)
+            return self.face_filter.keep(self.detect(frame_bgr, regions), width, height)
+
+    def classify(
+        self, frame_bgr: np.ndarray, detections: list[Detection], times: StageTimes | None = None
+    ) -> list[Face]:
+        """Crop each detected face with the shared code and classify them in one batch;
+        ``times`` records the crop and classify stages."""
+        height, width = frame_bgr.shape[:2]
         with times.measure("crop") if times else nullcontext():
             crops = [crop_face(frame_bgr, self._crop_box(d.box, width, height), self.spec)
                      for d in detections]  # fmt: skip
@@ -143,3 +151,12 @@ class MaskPipeline:
         return [
             Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)
         ]
+
+    def process(
+        self,
+        frame_bgr: np.ndarray,
+        times: StageTimes | None = None,
+        regions: list[Region] | None = None,
+    ) -> list[Face]:
+        """Every face of the frame, or of ``regions`` of it (see :meth:`detect`), classified."""
+        return self.classify(frame_bgr, self.detect_faces(frame_bgr, regions, times), times)

@@ -7,9 +7,12 @@ face FACE_INPUT pixels wide. Regions that overlap are merged (a face is then det
 once, whole) at the finer of their scales. YuNet takes any input size, so regions are
 not forced square as a fixed-input model's would be: a square costs pixels and finds
 nothing more. Regions never cost the detector more than one full-frame pass would:
-the dearest are shrunk to that pass's scale (a near person's large motion region seen
-as the pass would see it, for a third of the pixels), and when they cover most of the
-frame the plan falls back to the pass itself (:func:`plan_regions` returns None).
+the dearest are shrunk towards that pass's scale (a near person's large motion region
+seen as the pass would see it, for a third of the pixels), but a region around a tracked
+face no further than keeps that face FACE_MIN_INPUT pixels wide (a far face shrunk to
+the pass's scale is lost, which is what regions are for); when that is not enough, or
+when they cover most of the frame, the plan falls back to the pass itself
+(:func:`plan_regions` returns None).
 """
 
 import math
@@ -21,6 +24,7 @@ MOTION_MARGIN = 0.15  # of a motion box's longer side, added on each side
 FACE_MARGIN = 0.5  # face widths added on each side of a tracked face: the head may move
 ALIGN = 32  # region sides are rounded up to this (YuNet's stride; fewer input shapes)
 FACE_INPUT = 64  # px: how wide a tracked face needs to be in the detector's input
+FACE_MIN_INPUT = 32  # px: how narrow it may get while regions are shrunk to fit the budget
 FULL_FRAME_SHARE = 0.5  # regions covering more of the frame than this: the whole frame
 # What one more detector call costs besides its pixels, in pixels' worth of YuNet work:
 # a fixed cost per call and, when the input size changes, rebuilding YuNet's buffers
@@ -32,6 +36,7 @@ CALL_PIXELS = 10_000
 class Region:
     box: Box  # x1, y1, x2, y2 in the frame's pixels
     scale: float = 1.0  # the detector's input pixels per frame pixel, at most 1
+    min_scale: float = 0.0  # the least scale that keeps a tracked face in it detectable
 
     @property
     def cost(self) -> float:
@@ -45,10 +50,11 @@ class Region:
         return (x1 + self.box[0], y1 + self.box[1], x2 + self.box[0], y2 + self.box[1])
 
 
-def capped(box: Box, scale: float, region_size: int) -> Region:
+def capped(box: Box, scale: float, region_size: int, min_scale: float = 0.0) -> Region:
     """``box`` at ``scale``, shrunk further if its longest side would exceed ``region_size``."""
     longest = max(box[2] - box[0], box[3] - box[1])
-    return Region(box, min(1.0, scale, region_size / longest))
+    scale = min(1.0, scale, region_size / longest)
+    return Region(box, scale, min(scale, min_scale))
 
 
 def expand(box: Box, margin: float, min_side: int, frame_size: tuple[int, int]) -> Box:
@@ -68,6 +74,11 @@ def expand(box: Box, margin: float, min_side: int, frame_size: tuple[int, int]) 
     return (left, top, right, bottom)
 
 
+def span(a: Box, b: Box) -> Box:
+    """The smallest box holding both."""
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
 def overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -83,9 +94,9 @@ def merge_overlapping(regions: list[Region], region_size: int) -> list[Region]:
             for j in range(i + 1, len(merged)):
                 a, b = merged[i].box, merged[j].box
                 if overlap(a, b):
-                    union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    scale = max(merged[i].scale, merged.pop(j).scale)
-                    merged[i] = capped(union, scale, region_size)
+                    other = merged.pop(j)
+                    merged[i] = capped(span(a, b), max(merged[i].scale, other.scale), region_size,
+                                       max(merged[i].min_scale, other.min_scale))  # fmt: skip
                     changed = True
                     break
             if changed:
@@ -110,23 +121,27 @@ def plan_regions(
     full-frame pass (the frame shrunk to ``full_frame_side``; 0 = not shrunk).
 
     While the regions cost the detector more than that pass, the dearest are shrunk to
-    the pass's scale (where they see what the pass would, for less); regions that cover
-    most of the frame give way to the pass itself."""
+    the pass's scale (where they see what the pass would, for less), or to their
+    ``min_scale`` where that is larger; regions that cover most of the frame, or that
+    still cost more, give way to the pass itself."""
     min_side = region_size // 4
     regions = [capped(expand(b, MOTION_MARGIN, min_side, frame_size), 1.0, region_size)
                for b in motion]  # fmt: skip
     regions += [capped(expand(b, FACE_MARGIN, min_side, frame_size),
-                       FACE_INPUT / max(1, b[2] - b[0]), region_size) for b in faces]  # fmt: skip
+                       FACE_INPUT / max(1, b[2] - b[0]), region_size,
+                       FACE_MIN_INPUT / max(1, b[2] - b[0])) for b in faces]  # fmt: skip
     regions = merge_overlapping(regions, region_size)
     width, height = frame_size
     area = sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in regions)
     if area > FULL_FRAME_SHARE * width * height:
         return None
-    budget = input_pixels(width, height, full_frame_side)
-    full_scale = math.sqrt(budget / (width * height))
+    full_pixels = input_pixels(width, height, full_frame_side)
+    full_scale = math.sqrt(full_pixels / (width * height))
+    budget = full_pixels + CALL_PIXELS  # the pass is a detector call too
     regions.sort(key=lambda r: r.cost, reverse=True)
     for i, region in enumerate(regions):
         if sum(r.cost for r in regions) < budget:
             return regions
-        regions[i] = Region(region.box, min(region.scale, full_scale))
+        shrunk = max(region.min_scale, min(region.scale, full_scale))
+        regions[i] = Region(region.box, shrunk, region.min_scale)
     return regions if sum(r.cost for r in regions) < budget else None

@@ -19,6 +19,7 @@ from edge.errors import MaskwatchError, open_output
 from edge.events import event_payload, new_run_id
 from edge.images import annotate
 from edge.pipeline import MaskPipeline
+from edge.schedule import ClassificationSchedule, FaceLabeller
 from edge.sources import VideoFile
 from edge.tracker import Tracker
 
@@ -34,6 +35,7 @@ def replay(config: Config, video: Path, events_path: Path, annotated: Path | Non
     """Writes the events (and the annotated video); returns how many events there were."""
     pipeline = MaskPipeline.from_config(load_bundle(config.bundle.path), config.pipeline)
     tracker = Tracker(config.tracking, config.pipeline.min_label_score)
+    labeller = FaceLabeller(pipeline, tracker, ClassificationSchedule.from_config(config.tracking))
     source = VideoFile(video, loop=False)
     fps, start, run_id = source.fps, time.time(), new_run_id()
     synced = SystemClock(config.clock.trusted).synced()
@@ -53,8 +55,8 @@ def replay(config: Config, video: Path, events_path: Path, annotated: Path | Non
         try:
             for frames, frame in enumerate(source.frames(), start=1):
                 size = (frame.image.shape[1], frame.image.shape[0])
-                faces = pipeline.process(frame.image)
-                write(tracker.update(faces, video_time(start, (frames - 1) / fps)), size)
+                faces, events = labeller.step(frame.image, video_time(start, (frames - 1) / fps))
+                write(events, size)
                 if annotated is not None:
                     if writer is None:
                         fourcc = cv2.VideoWriter_fourcc(*"mp4v")

@@ -151,6 +151,13 @@ def test_regions_merge_and_give_way_to_the_whole_frame_when_that_is_cheaper():
     near, far_face = plan_regions([(400, 150, 800, 600)], [(1000, 300, 1028, 334)], size, 320, 320)
     assert near.scale == pytest.approx(320 / WIDTH) and far_face.scale == 1.0
     assert near.cost + far_face.cost < input_pixels(*size, 320)
+    # A far walker: their motion and their tracked 40 px face merge into a region dearer
+    # than the pass. At the pass's scale the face would be 10 px and lost, so the region
+    # is shrunk no further than keeps it 32 px wide.
+    (walker,) = plan_regions([(150, 240, 330, 420)], [(240, 293, 280, 340)], size, 320, 320)
+    assert walker.scale == pytest.approx(32 / 40) and walker.cost < input_pixels(*size, 320)
+    assert walker.box[0] <= 240 and walker.box[1] <= 293 and walker.box[2] >= 280
+    assert plan_regions([(130, 228, 370, 420)], [(240, 293, 280, 340)], size, 320, 320) is None
     (still,) = plan_regions([], [(500, 200, 620, 340)], size, 320, 320)  # a near face, tracked
     assert still.scale == pytest.approx(64 / 120)  # shrunk to keep the face 64 px wide
     assert still.box[0] <= 500 and still.box[2] >= 620 and still.cost < input_pixels(*size, 320)

@@ -90,3 +90,50 @@ def test_ages_run_on_the_monotonic_clock_whatever_the_wall_clock_does():
     assert tracker.update([face(12)], Moment(1.0, 1001.0 - 3600)) == []  # 1 h back
     assert tracker.expire(1.9) == []
     assert kinds(tracker.expire(2.1)) == [("end", 1, "no_mask")]
+
+
+def walker(x, width=40, y=300):
+    return Face((x, y, x + width, y + width), "mask", 0.9, 0.9)
+
+
+def test_a_walker_missed_for_a_while_is_picked_up_where_their_motion_took_them():
+    """A far face walking 8 px a frame, not found for 10 frames (80 px: two face widths,
+    no overlap with where it was lost), is still one person."""
+    tracker = Tracker(TrackingConfig(confirm_frames=3, end_after=2.0))
+    seen = [i for i in range(30) if not 5 <= i < 15]
+    events = []
+    for i in range(30):
+        events += tracker.update([walker(100 + 8 * i)] if i in seen else [], at(i / 15))
+    assert kinds(events) == [("new", 1, "mask")]
+    assert len(tracker.tracks) == 1 and tracker.tracks[0].frames == len(seen)
+
+
+def test_a_face_that_jumps_less_than_its_width_is_the_same_person_only_with_max_shift():
+    """A region's detection and a full-frame pass box a small face differently: no IoU
+    of 0.3 with the last box, yet the centre moved less than one face width."""
+    frames = [[walker(100, 30)], [walker(100, 30)], [walker(118, 38)], [walker(119, 38)]]
+    linked = Tracker(TrackingConfig(confirm_frames=2, max_shift=1.0))
+    assert [e.kind for e in run(linked, frames)] == ["new"]
+    overlap_only = Tracker(TrackingConfig(confirm_frames=2, max_shift=0.0))
+    assert [e.kind for e in run(overlap_only, frames)] == ["new", "new"]
+
+
+def test_two_people_side_by_side_are_not_taken_for_one():
+    """Two faces 60 px wide, 90 px apart (centre to centre): each keeps its own track,
+    also when one is missed for a frame and the other moves towards its place."""
+    tracker = Tracker(TrackingConfig(confirm_frames=2))
+    frames = [[face(100), face(190, "mask")] for _ in range(4)]
+    frames += [[face(130)], [face(100), face(190, "mask")], [face(100), face(190, "mask")]]
+    assert kinds(run(tracker, frames)) == [("new", 1, "no_mask"), ("new", 2, "mask")]
+    assert tracker.counts() == {"no_mask": 1, "mask": 1}
+
+
+def test_faces_whose_label_was_carried_over_do_not_vote():
+    tracker = Tracker(TrackingConfig(confirm_frames=2, vote_window=3))
+    fresh = face(10, "no_mask")
+    carried = Face(fresh.box, "mask", 0.9, 0.9, classified=False)
+    events = run(tracker, [[fresh], [fresh], [carried], [carried], [carried], [carried]])
+    assert kinds(events) == [("new", 1, "no_mask")]  # four carried "mask" faces: no update
+    (track,) = tracker.tracks
+    assert list(track.votes) == ["no_mask", "no_mask"]
+    assert track.classified_frames == 2 and track.since_classified == 4

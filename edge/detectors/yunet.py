@@ -57,6 +57,8 @@ class YuNetDetector:
             return []
         detections = []
         for face in faces:
+            if not np.isfinite(face[:4]).all():
+                continue  # an exp() overflow in the box decoding, on odd inputs: not a face
             x, y, w, h = (float(v) / scale for v in face[:4])
             x1, y1 = max(0, int(round(x))), max(0, int(round(y)))
             x2, y2 = min(width, int(round(x + w))), min(height, int(round(y + h)))

@@ -30,9 +30,12 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
     offsets = link_still_sequences(frames, clear_faces, FRAMES_PER_SCENE)
     listener = Listener(broker.port, f"{TOPIC}/#")
     # The photos follow each other within end_after, each person where an earlier one
-    # stood a moment ago; a still camera sees its own person at IoU ~0.9 from frame to
-    # frame, so a stricter link keeps two photos' people apart.
-    daemon = start_daemon(broker, frames, "--set", "tracking.min_iou=0.5")
+    # stood a moment ago (no one walks away: they vanish and the next appears); a still
+    # camera sees its own person at IoU ~0.9 from frame to frame, so a stricter link, and
+    # none by distance, keeps two photos' people apart.
+    daemon = start_daemon(
+        broker, frames, "--set", "tracking.min_iou=0.5", "--set", "tracking.max_shift=0"
+    )
     _, stderr = daemon.communicate(timeout=120)
     assert daemon.returncode == 0, stderr
     assert listener.wait_for(lambda lst: b"offline" in lst.payloads(f"{TOPIC}/availability"))

@@ -78,6 +78,22 @@ def test_a_face_that_moves_is_classified_again_before_its_turn(pipeline, photo):
     assert len(scheduled.tracker.tracks) == 1  # still the same person
 
 
+def test_someone_new_where_a_person_just_stood_is_classified_until_the_vote_turns(
+    pipeline, clear_faces
+):
+    """The track links the newcomer to the person before (same place, a moment later,
+    their faces' boxes overlapping by more than reclassify_iou): the old label is carried
+    until the next scheduled look (frame 12); that fresh label disagrees with the votes,
+    so every frame is classified until the vote has turned, an ``update`` (frame 14)."""
+    unmasked, masked = (read_image(clear_faces[k][0].image) for k in ("no_mask", "mask"))
+    scheduled = labeller(pipeline)
+    results = play(scheduled, [view(unmasked, 0)] * 8 + [view(masked, 0)] * 8)
+    events = [(k, e.kind, e.label) for k, (_, evs) in enumerate(results) for e in evs]
+    assert events == [(2, "new", "no_mask"), (14, "update", "mask")]
+    classified = [k for k, (faces, _) in enumerate(results) for f in faces if f.classified]
+    assert classified == [0, 1, 2, 7, 12, 13, 14, 15]
+
+
 def test_schedule_config_is_checked():
     from edge.config import load_config
     from edge.errors import ConfigError

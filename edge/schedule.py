@@ -5,8 +5,9 @@ classified on each of its person's first ``classify_first`` frames (their ``new`
 is voted on fresh labels), then on every ``classify_every``-th frame, whenever its box
 has moved or changed size so much that it overlaps the last classified box less than
 ``reclassify_iou`` (the person turned, came closer, or the track jumped), and on every
-frame while the person's recent labels disagree (an unsure face, a mask being put on,
-or someone new linked to the track of a person who just stood there). Between those,
+frame while the person has no label sure enough to vote (``min_label_score``) or their
+recent labels disagree (an unsure face, a mask being put on, or someone new linked to
+the track of a person who just stood there). Between those,
 the face carries its track's latest label and score over, and does not vote
 (:mod:`edge.tracker`). A classifier several times heavier then costs about what a
 light one classifying every face on every frame did.
@@ -42,7 +43,7 @@ class ClassificationSchedule:
             return True
         if track.classified_frames < self.first or track.since_classified + 1 >= self.every:
             return True
-        if len(set(track.votes)) > 1:
+        if len(set(track.votes)) != 1:  # no sure label yet, or the recent ones disagree
             return True
         return float(iou_matrix([box], [track.classified_box])[0, 0]) < self.moved_iou
 

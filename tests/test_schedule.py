@@ -9,7 +9,7 @@ from edge.bundle import load_bundle
 from edge.clock import Moment
 from edge.config import TrackingConfig
 from edge.images import read_image
-from edge.pipeline import MaskPipeline
+from edge.pipeline import Face, MaskPipeline
 from edge.schedule import ClassificationSchedule, FaceLabeller
 from edge.tracker import Tracker
 
@@ -92,6 +92,19 @@ def test_someone_new_where_a_person_just_stood_is_classified_until_the_vote_turn
     assert events == [(2, "new", "no_mask"), (14, "update", "mask")]
     classified = [k for k, (faces, _) in enumerate(results) for f in faces if f.classified]
     assert classified == [0, 1, 2, 7, 12, 13, 14, 15]
+
+
+def test_a_face_too_unsure_to_vote_is_classified_on_every_frame():
+    """Below min_label_score a face does not vote; until one does, nothing is carried."""
+    tracker = Tracker(TrackingConfig(confirm_frames=3), min_label_score=0.9)
+    schedule = ClassificationSchedule(first=3, every=5)
+    box = (100, 100, 160, 170)
+    for k in range(8):
+        at = Moment(k / FPS, k / FPS)
+        (track,) = tracker.associate([box], at)
+        assert schedule.due(track, box)
+        tracker.update([Face(box, "no_mask", 0.6, 0.9)], at, [track])
+    assert tracker.tracks[0].classified_frames == 8 and not tracker.tracks[0].votes
 
 
 def test_schedule_config_is_checked():

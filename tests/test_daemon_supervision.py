@@ -77,9 +77,9 @@ def test_a_failure_while_stopping_does_not_hide_the_error_that_stopped_the_loop(
     broker, still_frames, tmp_path, caplog
 ):
     daemon = daemon_for(broker, still_frames, tmp_path, "source.loop=true")
-    process, frames = daemon.pipeline.process, []
+    detect, frames = daemon.pipeline.detect_faces, []
 
-    def breaks_after_people_are_in_view(image, times=None, regions=None):
+    def breaks_after_people_are_in_view(image, regions=None, times=None):
         frames.append(1)
         if len(frames) > FRAMES_PER_SCENE:
 
@@ -88,9 +88,9 @@ def test_a_failure_while_stopping_does_not_hide_the_error_that_stopped_the_loop(
 
             daemon.publisher.queue.append = disk_gone  # the "end" events cannot be stored
             raise RuntimeError("the pipeline broke")
-        return process(image, times, regions)
+        return detect(image, regions, times)
 
-    daemon.pipeline.process = breaks_after_people_are_in_view
+    daemon.pipeline.detect_faces = breaks_after_people_are_in_view
     with pytest.raises(RuntimeError, match="the pipeline broke"):
         daemon.run(StopFlag())
     assert "while stopping, ending the tracks failed: OperationalError: disk I/O error" in (

@@ -66,12 +66,16 @@ class Track:
         self.face, self.last_seen = face, at
         self.frames += 1
 
+    scores: dict[str, float] = field(default_factory=dict)  # latest probability per label
+
     @property
     def score(self) -> float:
-        """The latest probability of the confirmed label (two classes: 1 - the other's)."""
-        if self.label is None or self.face.label == self.label:
+        """The latest probability of the confirmed label: from the latest face classified
+        as it (the latest face may say otherwise, one odd frame, or the turn before an
+        ``update``)."""
+        if self.label is None:
             return self.face.score
-        return 1.0 - self.face.score
+        return self.scores.get(self.label, self.face.score)
 
     def voted_label(self) -> str:
         """The most frequent recent label; ties go to the most recent of the tied ones."""
@@ -140,6 +144,7 @@ class Tracker:
             else:
                 track.observe(face, at)
             if face.classified:
+                track.scores[face.label] = face.score
                 track.classified_box = face.box
                 track.classified_frames += 1
                 track.since_classified = 0

@@ -131,7 +131,12 @@ def parity_report(
     report["keras_accuracy"] = figures[0].reference
     report["agreement_with_keras"] = round(agreement, 4)
     report["parity"] = [
-        {"figure": f.name, "reference": round(f.reference, 4), "int8": round(f.int8, 4)}
+        {
+            "figure": f.name,
+            "reference": round(f.reference, 4),
+            "int8": round(f.int8, 4),
+            "gated": f.gated,
+        }
         for f in figures
     ]
     report["size_bytes"] = int8_model.stat().st_size

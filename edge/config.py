@@ -166,6 +166,9 @@ class MqttConfig:
     reconnect_max: float = 30.0  # longest wait between reconnect attempts, seconds
     stats_interval: float = 60.0  # seconds between stats messages
     window: int = 20  # events sent but not yet acknowledged, at most
+    # The no_mask alarm (topic no_mask, Home Assistant's "Unmasked person") is ON while
+    # anyone is unmasked, and, unless this is false, while anyone wears a mask wrongly.
+    alarm_on_mask_incorrect: bool = True
 
     def validate(self) -> None:
         if not self.host:

@@ -66,6 +66,18 @@ def add_synthetic_masks(
     return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), added
 
 
+CLASS_WEIGHTINGS = ("balanced", "sqrt")
+
+
+def class_weights(counts: np.ndarray, weighting: str) -> dict[int, float]:
+    """Per-class loss weights: ``balanced`` makes every class weigh as much in all
+    (N / (K n_c)); ``sqrt`` takes its square root, so a class of a few hundred faces is
+    not pushed onto faces of the large classes."""
+    balanced = counts.sum() / (len(counts) * np.maximum(counts, 1))
+    weights = balanced if weighting == "balanced" else np.sqrt(balanced)
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
 def save_compact(model, path: Path) -> None:  # noqa: ANN001 - a keras.Model
     """Save architecture and weights only, deflated: 1.6 MB instead of 5.5 MB.
 
@@ -140,7 +152,7 @@ def train(args: argparse.Namespace) -> dict:
         print(f"added synthetic faces: {synthetic}")
 
     counts_train = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
-    class_weight = {i: len(y_train) / (len(counts_train) * c) for i, c in enumerate(counts_train)}
+    class_weight = class_weights(counts_train, args.class_weight)
     train_ds = augment_dataset(x_train, y_train, args.batch_size, args.seed)
     val = (data["val"][0].astype("float32"), data["val"][1])
 
@@ -206,6 +218,7 @@ def train(args: argparse.Namespace) -> dict:
         "faces": {name: int(len(data[name][1])) for name in SPLITS},
         "train_faces_with_synthetic": int(len(y_train)),
         "label_counts": counts,
+        "class_weighting": args.class_weight,
         "class_weight": {CLASSIFIER_LABELS[i]: round(w, 3) for i, w in class_weight.items()},
         "crop_test_keras": crop_test,
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
@@ -251,6 +264,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-deterministic", dest="deterministic", action="store_false",
                         help="allow TensorFlow's faster non-deterministic ops")  # fmt: skip
+    parser.add_argument("--class-weight", choices=CLASS_WEIGHTINGS, default="balanced")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--warmup-epochs", type=int, default=2)

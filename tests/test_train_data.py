@@ -1,8 +1,7 @@
 from collections import Counter
 
-import numpy as np
-
 import cv2
+import numpy as np
 import pytest
 
 from edge.preprocess import PreprocessSpec, crop_face

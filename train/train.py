@@ -266,7 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="allow TensorFlow's faster non-deterministic ops")  # fmt: skip
     parser.add_argument("--class-weight", choices=CLASS_WEIGHTINGS, default="sqrt")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=7)
     parser.add_argument("--warmup-epochs", type=int, default=2)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)

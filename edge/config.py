@@ -70,7 +70,9 @@ class PipelineConfig:
     # at 2.2x the cost of 320 and 0.6x that of 640 (docs/detector.md); 0 = the bundle's.
     # Motion regions are detected at native resolution up to motion.region_size instead.
     detector_max_side: int = 480
-    min_label_score: float = 0.0  # classifier probability below which a face does not vote
+    # Calibrated classifier probability below which a face is followed but does not vote:
+    # the training's validation split (models/metrics.json, calibration.min_label_score).
+    min_label_score: float = 0.7
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:

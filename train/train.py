@@ -238,7 +238,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
-    parser.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0")
+    parser.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0_s5")
     parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--crop-margin", type=float, default=0.2)
     parser.add_argument("--crops", choices=CROP_MODES, default="detector")

@@ -47,7 +47,8 @@ def source_commit() -> str:
 
 
 def training_summary(metrics: dict) -> dict:
-    keys = ("backbone", "sources", "seed", "crops", "faces", "label_counts", "synthetic_masks")
+    keys = ("backbone", "sources", "seed", "crops", "faces", "label_counts", "synthetic_masks",
+            "calibration")  # fmt: skip
     return {key: metrics[key] for key in keys if key in metrics}
 
 

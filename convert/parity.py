@@ -3,7 +3,9 @@
 Crop accuracy on the saved crop test split is compared with the Keras model; scene F1
 (the whole bundle on the held-out scenes) with the float32 TFLite model, which is the
 Keras model's graph and weights unquantized, run through the same device pipeline.
-A gap of more than half a point in any figure fails the conversion, naming both numbers.
+A gap of more than half a point in any gated figure fails the conversion, naming both
+numbers. Scene F1 of ``mask_incorrect`` is reported but not gated: the test photos hold
+about a dozen such faces, so one face moves it by several points.
 """
 
 from dataclasses import dataclass
@@ -13,11 +15,13 @@ import numpy as np
 
 from edge.bundle import Bundle
 from edge.classifier import TFLiteClassifier
+from edge.labels import MASK, NO_MASK
 from edge.pipeline import MaskPipeline
 from train.datasets import FaceSample
 from train.evaluate import evaluate_scenes
 
 TOLERANCE = 0.005  # half a point
+GATED_SCENE_LABELS = (MASK, NO_MASK)
 
 
 class ParityError(RuntimeError):
@@ -29,6 +33,7 @@ class Figure:
     name: str
     reference: float
     int8: float
+    gated: bool = True
 
     @property
     def gap(self) -> float:
@@ -54,13 +59,19 @@ def scene_figures(
     before = evaluate_scenes(MaskPipeline(reference), by_image)["per_label"]
     after = evaluate_scenes(MaskPipeline(int8), by_image)["per_label"]
     return [
-        Figure(f"scene F1 {label}", before[label]["f1"], after[label]["f1"]) for label in before
+        Figure(
+            f"scene F1 {label}",
+            before[label]["f1"],
+            after[label]["f1"],
+            gated=label in GATED_SCENE_LABELS,
+        )
+        for label in before
     ]
 
 
 def check(figures: list[Figure], tolerance: float = TOLERANCE) -> None:
     """Raise :class:`ParityError` naming every figure the int8 model lost too much on."""
-    failed = [f for f in figures if f.gap > tolerance]
+    failed = [f for f in figures if f.gated and f.gap > tolerance]
     if failed:
         detail = "; ".join(f"{f.name} {f.int8:.4f} vs {f.reference:.4f}" for f in failed)
         raise ParityError(

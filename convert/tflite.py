@@ -131,7 +131,12 @@ def parity_report(
     report["keras_accuracy"] = figures[0].reference
     report["agreement_with_keras"] = round(agreement, 4)
     report["parity"] = [
-        {"figure": f.name, "reference": round(f.reference, 4), "int8": round(f.int8, 4)}
+        {
+            "figure": f.name,
+            "reference": round(f.reference, 4),
+            "int8": round(f.int8, 4),
+            "gated": f.gated,
+        }
         for f in figures
     ]
     report["size_bytes"] = int8_model.stat().st_size
@@ -158,7 +163,7 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models/mask_classifier_int8.tflite"))
     parser.add_argument("--float-dir", type=Path, default=Path("build"),
                         help="where the float32 and float16 models go")  # fmt: skip
-    parser.add_argument("--representative", type=int, default=300)
+    parser.add_argument("--representative", type=int, default=1000)
     args = parser.parse_args(argv)
 
     metrics = json.loads(args.metrics.read_text())

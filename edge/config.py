@@ -71,7 +71,9 @@ class PipelineConfig:
     # With motion off, 480 finds 84% of masked and 95% of unmasked test faces (320: 67% /
     # 74%; 640: 93% / 96%) at 2.2x the cost of 320 (docs/detector.md).
     detector_max_side: int = 320
-    min_label_score: float = 0.0  # classifier probability below which a face does not vote
+    # Calibrated classifier probability below which a face is followed but does not vote:
+    # the training's validation split (models/metrics.json, calibration.min_label_score).
+    min_label_score: float = 0.7
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:
@@ -180,6 +182,9 @@ class MqttConfig:
     reconnect_max: float = 30.0  # longest wait between reconnect attempts, seconds
     stats_interval: float = 60.0  # seconds between stats messages
     window: int = 20  # events sent but not yet acknowledged, at most
+    # The no_mask alarm (topic no_mask, Home Assistant's "Unmasked person") is ON while
+    # anyone is unmasked, and, unless this is false, while anyone wears a mask wrongly.
+    alarm_on_mask_incorrect: bool = True
 
     def validate(self) -> None:
         if not self.host:

@@ -96,7 +96,7 @@ class Daemon:
         self.started = time.monotonic()
         self.events_made = self.faces_seen = 0
         self.frame_size = (0, 0)
-        self._state: tuple[int, int] | None = None
+        self._state: tuple[int, int, int] | None = None
         self._fps = 0.0
         self._detection: dict[str, float] = {}
         self._next_stats = self.started + config.mqtt.stats_interval
@@ -126,7 +126,7 @@ class Daemon:
                 jpeg = snapshot_jpeg(frame.image, box, self.config.snapshot.quality)
                 self.publisher.publish_snapshot(jpeg)
         counts = self.tracker.counts()
-        state = (counts["mask"], counts["no_mask"])
+        state = (counts["mask"], counts["no_mask"], counts["mask_incorrect"])
         if state != self._state:
             self.publisher.publish_state(*state)
             self._state = state

@@ -87,6 +87,12 @@ def discovery_messages(
             "icon": "mdi:emoticon-outline",
             **counts,
         },
+        ("sensor", "mask_incorrect"): {
+            "name": "People wearing a mask wrongly",
+            "value_template": "{{ value_json.mask_incorrect | default(0) }}",
+            "icon": "mdi:face-mask-outline",
+            **counts,
+        },
         ("sensor", "fps"): {
             "name": "Frame rate",
             "state_topic": topics.stats,

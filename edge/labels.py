@@ -4,11 +4,12 @@ from typing import Final
 
 MASK: Final = "mask"
 NO_MASK: Final = "no_mask"
-# Kept apart in the data (a mask below the nose); the binary model is never trained on it.
+# A mask worn wrongly: nose out, or pulled down onto the chin.
 MASK_INCORRECT: Final = "mask_incorrect"
 
-# Order of the classifier's output units.
-CLASSIFIER_LABELS: Final[tuple[str, ...]] = (MASK, NO_MASK)
+# Order of the classifier's output units. A bundle names its own labels in its manifest,
+# so a two-class bundle made before the third class still loads.
+CLASSIFIER_LABELS: Final[tuple[str, ...]] = (MASK, NO_MASK, MASK_INCORRECT)
 
 # BGR colours for annotated images: green for a mask, red for no mask.
 LABEL_COLOURS_BGR: Final[dict[str, tuple[int, int, int]]] = {

@@ -29,7 +29,7 @@ HEALTH_EVERY = 1.0  # seconds between health refreshes while the page is open
 PAGE_OPEN_FOR = 5.0  # seconds after its last status request a page counts as open
 HOT_CPU_C = 80.0  # a Pi throttles its clock from here
 JPEG_QUALITY = 75
-COLOURS = {"mask": (80, 200, 60), "no_mask": (40, 40, 230)}  # BGR
+COLOURS = {"mask": (80, 200, 60), "no_mask": (40, 40, 230), "mask_incorrect": (0, 165, 255)}  # BGR
 UNCONFIRMED = (200, 200, 200)
 ROI_COLOUR = (0, 215, 255)
 

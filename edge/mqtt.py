@@ -190,11 +190,18 @@ class MqttPublisher:
         for topic, payload in self.discovery.items():
             self._publish(topic, payload if self._announce else "", retain=True)
 
-    def publish_state(self, mask: int, no_mask: int) -> None:
-        """Retained: who is in view now, and ``ON`` while anyone unmasked is."""
-        state = {"faces": mask + no_mask, "mask": mask, "no_mask": no_mask}
+    def publish_state(self, mask: int, no_mask: int, mask_incorrect: int = 0) -> None:
+        """Retained: who is in view now, and ``ON`` while anyone unmasked is (or wears a
+        mask wrongly, unless ``mqtt.alarm_on_mask_incorrect`` is false)."""
+        state = {
+            "faces": mask + no_mask + mask_incorrect,
+            "mask": mask,
+            "no_mask": no_mask,
+            "mask_incorrect": mask_incorrect,
+        }
+        alarm = no_mask or (mask_incorrect and self.config.alarm_on_mask_incorrect)
         self._retain({self.topics.state: json.dumps(state),
-                      self.topics.no_mask: "ON" if no_mask else "OFF"})  # fmt: skip
+                      self.topics.no_mask: "ON" if alarm else "OFF"})  # fmt: skip
 
     def publish_queue_health(self, health: dict) -> None:
         """Retained: whether events are kept on the card, and if not why (Home Assistant's

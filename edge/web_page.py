@@ -26,7 +26,7 @@ PAGE_HTML = """<!doctype html>
   #degraded { background: #fdecea; color: #8a1c12; display: none; }
   #degraded li { margin: 2px 0; }
   .counts { font-size: 26px; }
-  .mask { color: #2e7d32; } .no_mask { color: #c62828; }
+  .mask { color: #2e7d32; } .no_mask { color: #c62828; } .mask_incorrect { color: #ef6c00; }
   table { border-collapse: collapse; } td { padding: 1px 14px 1px 0; vertical-align: top; }
   td:first-child { white-space: nowrap; color: #555; }
   td.n { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
@@ -56,7 +56,8 @@ PAGE_HTML = """<!doctype html>
     <section>
       <h2>In view</h2>
       <div class="counts"><span class="mask" id="masked">0</span> masked,
-        <span class="no_mask" id="unmasked">0</span> unmasked</div>
+        <span class="no_mask" id="unmasked">0</span> unmasked,
+        <span class="mask_incorrect" id="wrongly">0</span> mask worn wrongly</div>
     </section>
     <section>
       <h2>Health</h2>
@@ -132,6 +133,7 @@ function show(status) {
   const inView = (status.health && status.health.in_view) || {};
   $('masked').textContent = inView.mask || 0;
   $('unmasked').textContent = inView.no_mask || 0;
+  $('wrongly').textContent = inView.mask_incorrect || 0;
   showHealth(status);
   showEvents(status.events);
   $('degraded').style.display = status.degraded.length ? 'block' : 'none';

@@ -67,9 +67,12 @@ def main() -> int:
         listener.close()
     events = [json.loads(p) for t, p, _ in listener.messages if t.endswith("/events")]
     people = [e for e in events if e["type"] == "new"]
-    counts = {label: sum(e["label"] == label for e in people) for label in ("mask", "no_mask")}
-    print(f"\n{len(events)} events; {len(people)} people: "
-          f"{counts['mask']} masked, {counts['no_mask']} unmasked")  # fmt: skip
+    labels = ("mask", "no_mask", "mask_incorrect")
+    counts = {label: sum(e["label"] == label for e in people) for label in labels}
+    print(
+        f"\n{len(events)} events; {len(people)} people: {counts['mask']} masked, "
+        f"{counts['no_mask']} unmasked, {counts['mask_incorrect']} wearing a mask wrongly"
+    )
     return daemon.returncode
 
 

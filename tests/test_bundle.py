@@ -30,7 +30,7 @@ def classifier_file(root):
 
 def test_the_default_bundle_verifies(bundle_dir):
     bundle = load_bundle(bundle_dir)
-    assert bundle.manifest.classifier.labels == ("mask", "no_mask")
+    assert bundle.manifest.classifier.labels == ("mask", "no_mask", "mask_incorrect")
     assert set(bundle.manifest.files) == {
         bundle.manifest.classifier.file,
         bundle.manifest.detector.file,
@@ -115,7 +115,8 @@ def test_the_bundle_as_one_archive_verifies_and_runs(bundle_copy, tmp_path):
 
     archive = pack(bundle_copy, tmp_path / "bundle.tar.gz")
     assert load_bundle(archive).manifest == load_bundle(bundle_copy).manifest
-    assert MaskPipeline.from_bundle_dir(archive).classifier.info.labels == ("mask", "no_mask")
+    labels = MaskPipeline.from_bundle_dir(archive).classifier.info.labels
+    assert labels == ("mask", "no_mask", "mask_incorrect")
     result = maskwatch("bundle", "verify", str(archive))
     assert result.returncode == 0, result.stderr
 

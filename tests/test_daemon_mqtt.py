@@ -46,9 +46,9 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
     alarms = listener.payloads(f"{TOPIC}/no_mask")
     assert alarms[0] == b"OFF" and b"ON" in alarms and alarms[-1] == b"OFF"
     states = [json.loads(p) for p in listener.payloads(f"{TOPIC}/state")]
-    assert states[-1] == {"faces": 0, "mask": 0, "no_mask": 0}
+    assert states[-1] == {"faces": 0, "mask": 0, "no_mask": 0, "mask_incorrect": 0}
     assert any(s["no_mask"] > 0 for s in states) and any(s["mask"] > 0 for s in states)
-    assert all(s["faces"] == s["mask"] + s["no_mask"] for s in states)
+    assert all(s["faces"] == s["mask"] + s["no_mask"] + s["mask_incorrect"] for s in states)
     events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for event in events:
@@ -57,7 +57,7 @@ def test_events_arrive_with_the_ground_truth_labels(broker, clear_faces, tmp_pat
             and event["type"] in ("new", "update", "end")
             and event["device"] == "front-door"
         )
-        assert event["label"] in ("mask", "no_mask") and 0 <= event["score"] <= 1
+        assert event["label"] in ("mask", "no_mask", "mask_incorrect") and 0 <= event["score"] <= 1
         assert len(event["event_id"]) == 32 and event["first_seen"].endswith("Z")
         assert len(event["box"]) == 4 and len(event["frame"]) == 2
     # Each person seen in a still sequence is one track: exactly one new, then one end.

@@ -75,3 +75,18 @@ def test_checkpoint_mismatch_is_reported(imagenet_model, checkpoint):
 def test_feature_extractor_at_96_px():
     features = build_efficientnet_lite0(96, include_top=False, weights=pretrained_weights_path())
     assert features(np.zeros((1, 96, 96, 3), np.float32)).shape == (1, 3, 3, 1280)
+
+
+def test_cut_after_five_stages_keeps_the_pretrained_weights_of_those_stages(imagenet_model):
+    cut = build_efficientnet_lite0(96, include_top=False, weights=pretrained_weights_path(),
+                                   stages=5)  # fmt: skip
+    assert cut(np.zeros((1, 96, 96, 3), np.float32)).shape == (1, 6, 6, 112)
+    names = {layer.name for layer in cut.layers}
+    assert "block10_project_conv" in names and "block11_expand_conv" not in names
+    assert "head_conv" not in names
+    for name in ("stem_conv", "block10_project_conv", "block10_project_bn"):
+        full = imagenet_model.get_layer(name).get_weights()
+        for got, expected in zip(cut.get_layer(name).get_weights(), full, strict=True):
+            assert np.array_equal(got, expected)
+    with pytest.raises(ValueError, match="fewer stages"):
+        build_efficientnet_lite0(96, include_top=True, stages=5)

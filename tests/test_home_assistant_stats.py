@@ -15,6 +15,7 @@ ENTITIES = {
     f"homeassistant/sensor/{NODE}/faces/config",
     f"homeassistant/sensor/{NODE}/mask/config",
     f"homeassistant/sensor/{NODE}/unmasked/config",
+    f"homeassistant/sensor/{NODE}/mask_incorrect/config",
     f"homeassistant/sensor/{NODE}/fps/config",
     f"homeassistant/binary_sensor/{NODE}/queue_problem/config",
 }
@@ -34,11 +35,11 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         "--set", "snapshot.enabled=true",
     )  # fmt: skip
     try:
-        assert listener.wait_for(lambda lst: len(configs(lst)) == 6, timeout=60)
+        assert listener.wait_for(lambda lst: len(configs(lst)) == len(ENTITIES), timeout=60)
         assert listener.wait_for(lambda lst: len(lst.payloads(f"{TOPIC}/stats")) >= 3, 30)
         assert listener.wait_for(lambda lst: lst.payloads(f"{TOPIC}/snapshot"), 30)
         listener.publish("homeassistant/status", "online")  # Home Assistant restarted
-        assert listener.wait_for(lambda lst: len(configs(lst)) == 12, timeout=10)
+        assert listener.wait_for(lambda lst: len(configs(lst)) == 2 * len(ENTITIES), timeout=10)
         terminate(daemon)
     finally:
         if daemon.poll() is None:
@@ -46,7 +47,7 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
         listener.close()
 
     stored = Listener(broker.port, "homeassistant/#")  # what Home Assistant gets on start
-    assert stored.wait_for(lambda lst: len(configs(lst)) == 6, timeout=5)
+    assert stored.wait_for(lambda lst: len(configs(lst)) == len(ENTITIES), timeout=5)
     stored.close()
     assert all(retained for t, _, retained in stored.messages if t in ENTITIES)
     announced = {t: json.loads(p) for t, p in configs(listener)}
@@ -69,7 +70,10 @@ def test_discovery_stats_and_snapshots(broker, clear_faces, tmp_path):
                 entity["state_topic"].rsplit("/", 1)[1]
             ]
             assert key in payload, (topic, key)
-    assert len({e["unique_id"] for e in announced.values()}) == 6
+    assert len({e["unique_id"] for e in announced.values()}) == len(ENTITIES)
+    wrongly = announced[f"homeassistant/sensor/{NODE}/mask_incorrect/config"]
+    assert wrongly["name"] == "People wearing a mask wrongly"
+    assert state["faces"] == state["mask"] + state["no_mask"] + state["mask_incorrect"]
     problem = announced[f"homeassistant/binary_sensor/{NODE}/queue_problem/config"]
     assert problem["device_class"] == "problem" and problem["entity_category"] == "diagnostic"
     assert queue == {"state": "disk", "reason": "", "lost": 0} == stats["queue"]

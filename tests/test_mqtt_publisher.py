@@ -164,3 +164,29 @@ def test_the_latest_state_is_retained_after_a_reconnect(tmp_path):
         assert retained.messages == [(NO_MASK, b"ON", True)]
         retained.close()
         publisher.stop()
+
+
+@pytest.mark.parametrize(
+    ("setting", "alarm"), [("mqtt.alarm_on_mask_incorrect=true", b"ON"),
+                           ("mqtt.alarm_on_mask_incorrect=false", b"OFF")]
+)  # fmt: skip
+def test_a_mask_worn_wrongly_raises_the_alarm_unless_excluded(tmp_path, setting, alarm):
+    with LocalBroker() as broker:
+        publisher, _ = publisher_for(broker, tmp_path, setting)
+        publisher.start()
+        assert publisher.connected.wait(10)
+        live = Listener(broker.port, NO_MASK)
+        publisher.publish_state(2, 0, 1)
+        assert live.wait_for(lambda lst: lst.messages)
+        live.close()
+        retained = Listener(broker.port, NO_MASK)
+        assert retained.wait_for(lambda lst: lst.messages)
+        assert retained.messages == [(NO_MASK, alarm, True)]
+        retained.close()
+        state = Listener(broker.port, "maskwatch/unit/state")
+        assert state.wait_for(lambda lst: lst.messages)
+        assert json.loads(state.messages[0][1]) == {
+            "faces": 3, "mask": 2, "no_mask": 0, "mask_incorrect": 1
+        }  # fmt: skip
+        state.close()
+        publisher.stop()

@@ -36,9 +36,12 @@ def keras_probabilities(test_crops):
 def test_the_committed_int8_model_passed_the_gate_and_still_does(test_crops, keras_probabilities):
     metrics, x, y = test_crops
     recorded = json.loads((MODELS / "mask_classifier_int8.json").read_text())
-    figures = [Figure(p["figure"], p["reference"], p["int8"]) for p in recorded["parity"]]
-    assert {f.name for f in figures} == {
-        "crop test accuracy", "scene F1 mask", "scene F1 no_mask"
+    figures = [
+        Figure(p["figure"], p["reference"], p["int8"], p["gated"]) for p in recorded["parity"]
+    ]
+    assert {f.name: f.gated for f in figures} == {
+        "crop test accuracy": True, "scene F1 mask": True, "scene F1 no_mask": True,
+        "scene F1 mask_incorrect": False,  # a dozen faces: reported, not gated
     }  # fmt: skip
     check(figures)
     model = MODELS / "mask_classifier_int8.tflite"
@@ -72,8 +75,13 @@ def test_a_broken_representative_set_fails_the_gate(test_crops, keras_probabilit
 
 
 def test_the_gate_names_every_figure_that_failed():
-    figures = [Figure("crop test accuracy", 0.96, 0.958), Figure("scene F1 mask", 0.8, 0.7)]
+    figures = [
+        Figure("crop test accuracy", 0.96, 0.958),
+        Figure("scene F1 mask", 0.8, 0.7),
+        Figure("scene F1 mask_incorrect", 0.5, 0.3, gated=False),
+    ]
     with pytest.raises(ParityError) as caught:
         check(figures)
     assert "scene F1 mask 0.7000 vs 0.8000" in str(caught.value)
     assert "crop test accuracy" not in str(caught.value)
+    assert "mask_incorrect" not in str(caught.value)

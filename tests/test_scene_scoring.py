@@ -15,6 +15,7 @@ from train.datasets import DatasetError, FaceSample
 from train.evaluate import (
     DEFAULT_FIXES,
     SceneTally,
+    label_probabilities,
     predict_scenes,
     scene_samples,
     score_scenes,
@@ -47,7 +48,7 @@ def test_each_rule_of_the_scene_score():
             predicted("no_mask", (100, 0, 160, 60)),  # mask face labelled no_mask: FP + FN
             predicted("no_mask", (205, 5, 300, 100)),  # TP no_mask, 96+ px
             predicted("mask", (400, 0, 420, 20)),  # on a face under 24 px: counts neither way
-            predicted("mask", (500, 0, 540, 40)),  # on a mask_incorrect face: FP mask
+            predicted("mask", (500, 0, 540, 40)),  # on a mask_incorrect face: FP mask + FN
             predicted("mask", (700, 0, 740, 40)),  # on an ignore region: counts neither way
             predicted("no_mask", (800, 0, 820, 20)),  # unmatched, under 24 px: neither way
             predicted("no_mask", (900, 0, 930, 30)),  # unmatched, 30 px: FP no_mask, 24-48
@@ -73,9 +74,15 @@ def test_each_rule_of_the_scene_score():
     assert detection["mask"] == {"annotated": 2, "detected": 2, "recall": 1.0}
     assert detection["no_mask"] == {"annotated": 2, "detected": 1, "recall": 0.5}
     assert detection["mask_incorrect"] == {"annotated": 1, "detected": 1, "recall": 1.0}
-    # The matched mask / no_mask faces feed the curves: none on the ignored face or region.
-    assert tally.matched_true == [0, 0, 1]
-    assert sorted(tally.matched_no_mask_probability) == pytest.approx([0.1, 0.9, 0.9])
+    wrongly = summary["per_label"]["mask_incorrect"]
+    assert (wrongly["tp"], wrongly["fp"], wrongly["fn"]) == (0, 0, 1)
+    # The matched faces feed the curves: none on the ignored face or region. Each carries
+    # its label's score; the rest is shared by the two other labels.
+    assert tally.matched_true == [0, 0, 1, 2]
+    probabilities = label_probabilities(tally.matched_predictions)
+    assert probabilities.argmax(axis=1).tolist() == [0, 1, 1, 0]
+    assert probabilities[:, 1] == pytest.approx([0.05, 0.9, 0.9, 0.05])
+    assert probabilities.sum(axis=1) == pytest.approx([1.0] * 4)
 
 
 def test_per_class_figures_by_face_width():
@@ -106,7 +113,7 @@ def test_per_class_figures_by_face_width():
     assert _figures(no_mask["96+"]) == (1, 1, 1.0, 1.0, 1, 0, 0)
     assert _figures(no_mask["all"]) == (2, 1, 0.5, 1.0, 1, 2, 1)
     assert no_mask["all"]["f1"] == pytest.approx(0.4)
-    assert "accuracy" not in tally.summary()["per_class"]["mask_incorrect"]["all"]
+    assert tally.summary()["per_class"]["mask_incorrect"]["all"]["accuracy"] is None
 
 
 def _figures(f: dict) -> tuple:

@@ -9,6 +9,7 @@ import pytest
 from train.synthetic_masks import MaskPainter
 
 LEFT_EYE, RIGHT_EYE, NOSE_TIP, CHIN = 33, 263, 1, 152
+UPPER_LIP, LOWER_LIP = 0, 17
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,43 @@ def test_no_face_no_mask(painter, kind):
         else rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
     )
     assert painter.paint(image) is None
+
+
+def _change_at(before: np.ndarray, after: np.ndarray, point: np.ndarray) -> float:
+    """Mean absolute change in the 3x3 pixels around ``point``."""
+    x, y = np.round(point).astype(int)
+    patch = (slice(max(y - 1, 0), y + 2), slice(max(x - 1, 0), x + 2))
+    return float(np.abs(after[patch].astype(np.int16) - before[patch].astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("placement", ["nose_out", "chin"])
+def test_a_mask_worn_wrongly_leaves_the_nose_uncovered(painter, crops, placement):
+    checked = 0
+    for crop in crops:
+        points = painter.landmarks(crop)
+        if points is None:
+            continue
+        out = painter.paint(crop, placement)
+        assert _change_at(crop, out, points[NOSE_TIP]) < 1.0  # the nose tip is not painted
+        below_lip = (points[LOWER_LIP] + 2 * points[CHIN]) / 3
+        assert _change_at(crop, out, below_lip) > 5  # the chin is
+        if placement == "chin":
+            assert _change_at(crop, out, points[UPPER_LIP]) < 1.0
+        checked += 1
+    assert checked >= 8
+
+
+def test_the_kinds_colours_and_prints_vary(crops):
+    painter = MaskPainter(seed=11)
+    crop = crops[1]
+    painted = [painter.paint(crop) for _ in range(12)]
+    region = [p[-crop.shape[0] // 4 :].reshape(-1, 3).astype(float) for p in painted]
+    means = np.array([r.mean(axis=0) for r in region])
+    assert means.std(axis=0).min() > 15  # colours differ across the palette
+    # shading follows the face: the painted area is not one flat colour
+    assert all(r.std(axis=0).max() > 3 for r in region)
+
+
+def test_an_unknown_placement_is_refused(painter, crops):
+    with pytest.raises(ValueError, match="placement 'forehead'"):
+        painter.paint(crops[0], "forehead")

@@ -1,6 +1,7 @@
 from collections import Counter
 
 import cv2
+import numpy as np
 import pytest
 
 from edge.preprocess import PreprocessSpec, crop_face
@@ -77,3 +78,13 @@ def test_training_crops_are_the_device_crops(voc):
         assert (crop == expected_crop(image, face.box)).all()  # what training learns from
         assert (crop == crop_face(image, face.box, spec)).all()  # what the device feeds it
     assert labels.tolist() == [1] * len(kept)
+
+
+def test_class_weights_balanced_and_square_root():
+    from train.train import class_weights
+
+    counts = np.array([3000, 1500, 300])
+    balanced = class_weights(counts, "balanced")
+    assert [balanced[i] * counts[i] for i in range(3)] == pytest.approx([1600] * 3)
+    root = class_weights(counts, "sqrt")
+    assert [root[i] for i in range(3)] == pytest.approx([balanced[i] ** 0.5 for i in range(3)])

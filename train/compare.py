@@ -18,6 +18,11 @@ from convert.tflite import classifier_info
 from edge.classifier import TFLiteClassifier
 
 
+def synthetic_count(added: int | dict[str, int]) -> int:
+    """Synthetic faces added: one number before the third class, per label since."""
+    return sum(added.values()) if isinstance(added, dict) else added
+
+
 def count_macs(model) -> int:  # noqa: ANN001 - a keras.Model
     """Multiply-accumulates of one forward pass: convolutions and dense layers."""
     from keras import layers
@@ -67,7 +72,7 @@ def summarise(run: Path) -> dict:
         "backbone": metrics["backbone"],
         "input": size,
         "crops": metrics["crops"],
-        "synthetic": metrics["synthetic_masks"]["added"],
+        "synthetic": synthetic_count(metrics["synthetic_masks"]["added"]),
         "params": metrics["parameters"],
         "mmacs": count_macs(model) / 1e6,
         "kib": int8["size_bytes"] / 1024,

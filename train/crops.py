@@ -7,6 +7,8 @@ Two ways to choose the box that is cropped:
   misses fall back to their annotated box.
 """
 
+import hashlib
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,7 +43,7 @@ def load_crops(
     min_face: int = 8,
     detector: FaceDetector | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[FaceSample]]:
-    """Crop every binary-labelled face at least ``min_face`` px wide (annotated width).
+    """Crop every face with a classifier label at least ``min_face`` px wide (annotated width).
 
     With ``detector``, scene faces are cropped at the detector's matching box.
     Returns uint8 crops (N, S, S, 3), label indices (N,), and the samples kept.
@@ -65,3 +67,37 @@ def load_crops(
     size = spec.input_size
     array = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
     return array, np.asarray(labels, dtype=np.int64), kept
+
+
+def face_widths(samples: list[FaceSample]) -> np.ndarray:
+    """Annotated face widths in pixels; 0 for a whole-image crop."""
+    return np.asarray([s.box[2] - s.box[0] if s.box else 0 for s in samples], dtype=np.int64)
+
+
+def cached_crops(
+    samples: list[FaceSample],
+    spec: PreprocessSpec,
+    cache: Path | None,
+    detector: FaceDetector | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`load_crops` (crops, labels, annotated widths), kept in ``cache`` under a key
+    made of the faces, the crop settings and the detector's model, so a second run on the
+    same split skips the detector pass."""
+    if cache is None:
+        x, y, kept = load_crops(samples, spec, detector=detector)
+        return x, y, face_widths(kept)
+    identity = {
+        "faces": [(str(s.image), s.box, s.label) for s in samples],
+        "spec": repr(spec),
+        "detector": repr(getattr(detector, "info", detector)),
+    }
+    key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+    path = cache / f"crops-{key}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return stored["x"], stored["y"], stored["widths"]
+    x, y, kept = load_crops(samples, spec, detector=detector)
+    widths = face_widths(kept)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=x, y=y, widths=widths)
+    return x, y, widths

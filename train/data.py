@@ -17,6 +17,7 @@ from train.datasets import (
     read_yolo_scenes,
 )
 from train.dedup import group_scenes
+from train.label_transfer import carry_labels
 from train.split import deduplicate, save_split, split_samples
 
 SOURCE_READERS: dict[str, Callable[..., Iterator[FaceSample]]] = {
@@ -41,7 +42,8 @@ def parse_source(text: str) -> tuple[str, str]:
 def read_sources(
     data_root: Path, sources: Sequence[str], label_map: dict[str, str] | None = None
 ) -> list[FaceSample]:
-    """Every face of every source, in source order."""
+    """Every face of every source, in source order; a ``mask_incorrect`` face that one
+    source marks is marked in the other sources' copies of its photo too."""
     samples: list[FaceSample] = []
     for text in sources:
         kind, relative = parse_source(text)
@@ -49,7 +51,7 @@ def read_sources(
         if not path.exists():
             raise DatasetError(f"source {text!r}: {path} does not exist; check --data-root")
         samples.extend(SOURCE_READERS[kind](path, source=path.stem, label_map=label_map))
-    return samples
+    return carry_labels(samples)
 
 
 def prepare_split(

@@ -24,13 +24,12 @@ from edge.detectors import Detection
 from edge.detectors.yunet import YuNetDetector
 from edge.errors import MaskwatchError
 from edge.images import read_image
-from edge.labels import MASK, NO_MASK
+from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
 from train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError
 from train.evaluate import (
     ALL_WIDTHS,
-    ANNOTATED_LABELS,
     DEFAULT_FIXES,
     MAX_SIDES,
     WIDTH_BINS,
@@ -118,7 +117,7 @@ def recall_table(rows: dict[tuple[str, float, int], DetectionFigures]) -> list[s
         "|---|---|---|---|" + "---|" * (len(widths) + 2),
     ]  # fmt: skip
     for (name, threshold, max_side), figures in rows.items():
-        labels = [label for label in ANNOTATED_LABELS if figures.recall(label) is not None]
+        labels = [label for label in CLASSIFIER_LABELS if figures.recall(label) is not None]
         for i, label in enumerate(labels):
             cells = [_cell(figures, label, w) for w in (*widths, ALL_WIDTHS)]
             fp = str(figures.false_positives) if i == 0 else ""

@@ -92,6 +92,7 @@ def build_efficientnet_lite0(
     dropout: float = 0.2,
     weights: Path | None = None,
     name: str = "efficientnet_lite0",
+    stages: int = len(STAGES),
 ) -> keras.Model:
     """EfficientNet-Lite0 on ``(input_size, input_size, 3)`` RGB pixels 0..255.
 
@@ -99,16 +100,21 @@ def build_efficientnet_lite0(
     logits; without it the model returns the ``(N, h, w, 1280)`` feature map. ``weights``
     (e.g. :func:`pretrained_weights_path`) loads a checkpoint of this architecture; the
     classifier is loaded only into a 1000-class head, otherwise it keeps its initialisation.
+    ``stages`` below 7 cuts the network after that many stages, without the 1280-channel
+    head convolution (and without ``include_top``): a lighter feature extractor.
     """
+    if stages < len(STAGES) and include_top:
+        raise ValueError("a network cut after fewer stages has no ImageNet classifier")
     inputs = keras.Input((input_size, input_size, 3), name="rgb")
     x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="normalise")(inputs)
     x = _conv_bn(x, "stem", 32, 3, 2, relu=True)
     block = 0
-    for expand, kernel, stride, repeats, filters in STAGES:
+    for expand, kernel, stride, repeats, filters in STAGES[:stages]:
         for repeat in range(repeats):
             x = _mbconv(x, f"block{block}", expand, kernel, stride if repeat == 0 else 1, filters)
             block += 1
-    x = _conv_bn(x, "head", 1280, 1, 1, relu=True)
+    if stages == len(STAGES):
+        x = _conv_bn(x, "head", 1280, 1, 1, relu=True)
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(dropout, name="dropout")(x)
@@ -116,7 +122,11 @@ def build_efficientnet_lite0(
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
         imagenet_head = include_top and num_classes == IMAGENET_CLASSES
-        _load_checkpoint(model, read_pth(weights), load_fc=imagenet_head)
+        checkpoint = read_pth(weights)
+        if stages < len(STAGES):  # leave out the tensors of the stages cut off
+            kept = {f"_blocks.{i}." for i in range(block)} | {"_conv_stem.", "_bn0."}
+            checkpoint = {k: v for k, v in checkpoint.items() if k.startswith(tuple(kept))}
+        _load_checkpoint(model, checkpoint, load_fc=imagenet_head)
     return model
 
 

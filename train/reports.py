@@ -48,6 +48,7 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 def _plot_confusion(confusion: list[list[int]], title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(4, 3.6))
+    fig.set_size_inches(1.4 * len(CLASSIFIER_LABELS) + 1, 1.2 * len(CLASSIFIER_LABELS) + 1)
     ax.imshow(confusion, cmap="Blues")
     for (i, j), value in np.ndenumerate(np.asarray(confusion)):
         ax.text(j, i, str(value), ha="center", va="center", fontsize=12)
@@ -83,6 +84,15 @@ def plot_precision_recall(
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
+    _save(fig, path)
+
+
+def plot_bars(values: dict[str, float], labels: dict[str, str], title: str, path: Path) -> None:
+    """One bar per name, 0..1, each captioned."""
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bars = ax.bar(list(values), list(values.values()))
+    ax.bar_label(bars, [labels[name] for name in values], fontsize=8)
+    ax.set(ylim=(0, 1.15), title=title)
     _save(fig, path)
 
 
@@ -167,42 +177,76 @@ def _fixes_note(scene: dict) -> str:
     )
 
 
+def _crop_row(name: str, report: dict) -> str:
+    per_class = report["per_class"]
+    return (
+        f"| {name} | {report['accuracy']:.4f} | "
+        + " | ".join(
+            f"{per_class[label]['precision']:.3f} / {per_class[label]['recall']:.3f}"
+            for label in CLASSIFIER_LABELS
+        )
+        + " |"
+    )
+
+
 def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
     """A short Markdown page: what was trained, and how it does on crops and on scenes."""
     crop = metrics["crop_test_keras"]
+    added = metrics["synthetic_masks"]["added"]
+    calibration = metrics["calibration"]
     lines = [
         f"# Classifier report: {metrics['backbone']}, {metrics['preprocess']['input_size']} px",
         "",
         f"Trained on {', '.join(metrics['sources'])} (crops: {metrics['crops']}, synthetic "
-        f"masks added: {metrics['synthetic_masks']['added']}), seed {metrics['seed']}, "
-        f"{metrics['epochs_run']} epochs in {metrics['train_seconds'] / 60:.1f} min. Faces "
+        f"faces added: {', '.join(f'{k} {v}' for k, v in added.items())}), seed "
+        f"{metrics['seed']}, {metrics['epochs_run']} epochs in "
+        f"{metrics['train_seconds'] / 60:.1f} min. Faces "
         + ", ".join(f"{k} {v}" for k, v in metrics["faces"].items())
         + " (split by deduplicated scene; see `label_counts.png`).",
         "",
+        f"Calibration: temperature {calibration['temperature']:.3f} fitted on the validation "
+        f"split (ECE {calibration['val_ece_before']:.4f} -> {calibration['val_ece_after']:.4f}; "
+        f"crop test ECE {crop['ece']:.4f}); faces scored under "
+        f"{calibration['min_label_score']} do not vote (`pipeline.min_label_score`).",
+        "",
         "## Crop test split",
         "",
-        "| | accuracy | mask F1 | no_mask F1 | no_mask ROC AUC | no_mask AP |",
-        "|---|---|---|---|---|---|",
-        f"| Keras | {crop['accuracy']:.4f} | {crop['per_class']['mask']['f1']:.3f} "
-        f"| {crop['per_class']['no_mask']['f1']:.3f} | {crop['roc_auc']:.3f} "
-        f"| {crop['average_precision']:.3f} |",
-        f"| int8 TFLite | {int8['accuracy']:.4f} | {int8['per_class']['mask']['f1']:.3f} "
-        f"| {int8['per_class']['no_mask']['f1']:.3f} | | |",
+        "| | accuracy | "
+        + " | ".join(f"{label} precision / recall" for label in CLASSIFIER_LABELS)
+        + " |",
+        "|---|---|" + "---|" * len(CLASSIFIER_LABELS),
+        _crop_row("Keras", crop),
+        _crop_row("int8 TFLite", int8),
+        "",
+        "| annotated face width (px) | faces | accuracy | "
+        + " | ".join(f"{label} recall" for label in CLASSIFIER_LABELS)
+        + " |",
+        "|---|---|---|" + "---|" * len(CLASSIFIER_LABELS),
+        *(
+            f"| {name} | {row['faces']} | {row['accuracy']:.3f} | "
+            + " | ".join(_figure(row.get(label)) for label in CLASSIFIER_LABELS)
+            + " |"
+            for name, row in crop["by_width"].items()
+        ),
         "",
         "Plots: `training_curves.png`, `crop_test_keras_confusion.png`, "
-        "`crop_test_keras_roc_pr.png`.",
+        "`crop_test_keras_roc_pr.png`, `crop_test_by_width.png`; the 32 most confident "
+        "errors: `crop_test_worst_errors.png`.",
         "",
         f"## Scene test split ({scene['images']} photos, the int8 bundle: detector + classifier)",
         "",
-        "| label | precision | recall | F1 | TP | FP | FN | detection recall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| label | precision | recall | F1 | TP | FP | FN | detection recall "
+        "| right label among found |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, figures in scene["per_label"].items():
         detection = scene["detection_recall"][label]
+        matched = scene["per_class"][label]["all"].get("accuracy")
         lines.append(
             f"| {label} | {figures['precision']:.3f} | {figures['recall']:.3f} "
             f"| {figures['f1']:.3f} | {figures['tp']} | {figures['fp']} | {figures['fn']} "
-            f"| {detection['recall']:.3f} ({detection['detected']}/{detection['annotated']}) |"
+            f"| {_figure(detection['recall'])} ({detection['detected']}/{detection['annotated']}) "
+            f"| {_figure(matched)} |"
         )
     lines += [
         "",

@@ -3,9 +3,11 @@
 Reads the sources (default: the YOLO and VOC scenes and the folder-per-class crops),
 deduplicates photos across sources by perceptual hash, splits by scene group and saves
 the split, cuts every face with the device's crop code (optionally at the boxes the
-device's own detector finds), trains with a fixed seed, and writes the model, a
-metrics JSON and the reports (curves, label counts, confusion, ROC / PR) into ``--out``
-and ``--reports``.
+device's own detector finds), paints synthetic masks (worn right: ``mask``; under the
+nose or on the chin: ``mask_incorrect``), trains with a fixed seed and TensorFlow's
+deterministic ops, scales the temperature on the validation split, and writes the model,
+a metrics JSON and the reports (curves, label counts, 3-class confusion, ROC / PR,
+accuracy by face width, the worst errors' contact sheet) into ``--out`` and ``--reports``.
 """
 
 import argparse
@@ -17,12 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from edge.detectors import ORIGINAL_YUNET, create_detector
-from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
+from edge.labels import CLASSIFIER_LABELS, MASK, MASK_INCORRECT, NO_MASK
 from edge.preprocess import PreprocessSpec
 from train.augment import augment_dataset
-from train.crops import CROP_MODES, load_crops
+from train.calibration import calibrate, expected_calibration_error, fold_temperature
+from train.crops import CROP_MODES, cached_crops
 from train.data import DEFAULT_SOURCES, prepare_split, read_sources
 from train.datasets import DatasetError, load_label_map
+from train.error_reports import accuracy_by_width, error_sheet, plot_accuracy_by_width
 from train.model import BACKBONES
 from train.reports import classifier_report, plot_history, plot_label_counts, write_json
 from train.split import SPLITS, apply_split, label_counts, save_split
@@ -34,20 +38,44 @@ METRICS_FILE = "metrics.json"
 
 
 def add_synthetic_masks(
-    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Paint masks on ``fraction`` of the no_mask crops and add them as mask crops."""
-    from train.synthetic_masks import MaskPainter
+    x: np.ndarray, y: np.ndarray, fraction: float, wrongly: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Paint masks on ``fraction`` of the no_mask crops and add them to the training set:
+    a share ``wrongly`` of them under the nose or on the chin (``mask_incorrect``), the
+    rest worn right (``mask``). Returns the new arrays and how many of each were added."""
+    from train.synthetic_masks import WORN_WRONGLY, MaskPainter
 
     painter = MaskPainter(seed=seed)
     rng = np.random.default_rng(seed)
     no_mask = np.flatnonzero(y == CLASSIFIER_LABELS.index(NO_MASK))
     chosen = rng.choice(no_mask, size=round(len(no_mask) * fraction), replace=False)
-    painted = [p for p in (painter.paint(x[i]) for i in chosen) if p is not None]
+    painted, labels = [], []
+    for index in chosen:
+        low = rng.random() < wrongly
+        placement = WORN_WRONGLY[rng.integers(len(WORN_WRONGLY))] if low else "worn"
+        crop = painter.paint(x[index], placement)
+        if crop is not None:
+            painted.append(crop)
+            labels.append(CLASSIFIER_LABELS.index(MASK_INCORRECT if low else MASK))
+    added = {
+        label: labels.count(CLASSIFIER_LABELS.index(label)) for label in (MASK, MASK_INCORRECT)
+    }
     if not painted:
-        return x, y, 0
-    extra = np.full(len(painted), CLASSIFIER_LABELS.index(MASK), dtype=y.dtype)
-    return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), len(painted)
+        return x, y, added
+    extra = np.asarray(labels, dtype=y.dtype)
+    return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), added
+
+
+CLASS_WEIGHTINGS = ("balanced", "sqrt")
+
+
+def class_weights(counts: np.ndarray, weighting: str) -> dict[int, float]:
+    """Per-class loss weights: ``balanced`` makes every class weigh as much in all
+    (N / (K n_c)); ``sqrt`` takes its square root, so a class of a few hundred faces is
+    not pushed onto faces of the large classes."""
+    balanced = counts.sum() / (len(counts) * np.maximum(counts, 1))
+    weights = balanced if weighting == "balanced" else np.sqrt(balanced)
+    return {i: float(w) for i, w in enumerate(weights)}
 
 
 def save_compact(model, path: Path) -> None:  # noqa: ANN001 - a keras.Model
@@ -93,6 +121,8 @@ def train(args: argparse.Namespace) -> dict:
     from train.model import build_classifier
 
     keras.utils.set_random_seed(args.seed)
+    if args.deterministic:  # one run per lever is then a fair comparison
+        tf.config.experimental.enable_op_determinism()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     spec = PreprocessSpec(input_size=args.input_size, crop_margin=args.crop_margin)
     label_map = load_label_map(args.label_map) if args.label_map else None
@@ -112,21 +142,23 @@ def train(args: argparse.Namespace) -> dict:
     detector = None
     if args.crops == "detector":
         detector = create_detector(ORIGINAL_YUNET, args.models_dir)
-    data = {name: load_crops(split[name], spec, detector=detector)[:2] for name in SPLITS}
-    x_train, y_train = data["train"]
-    synthetic = 0
+    data = {name: cached_crops(split[name], spec, args.crop_cache, detector) for name in SPLITS}
+    x_train, y_train, _ = data["train"]
+    synthetic = {MASK: 0, MASK_INCORRECT: 0}
     if args.synthetic_masks:
         x_train, y_train, synthetic = add_synthetic_masks(
-            x_train, y_train, args.synthetic_masks, args.seed
+            x_train, y_train, args.synthetic_masks, args.wrongly, args.seed
         )
-        print(f"added {synthetic} synthetic masked faces")
+        print(f"added synthetic faces: {synthetic}")
 
     counts_train = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
-    class_weight = {i: len(y_train) / (len(counts_train) * c) for i, c in enumerate(counts_train)}
+    class_weight = class_weights(counts_train, args.class_weight)
     train_ds = augment_dataset(x_train, y_train, args.batch_size, args.seed)
     val = (data["val"][0].astype("float32"), data["val"][1])
 
     model, pretrained = build_classifier(args.backbone, args.input_size)
+    per_label = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
+    print(f"{args.backbone}: {model.count_params():,} parameters; {per_label} training faces")
     checkpoint = args.out / "checkpoints" / f"{args.backbone}_best.keras"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -152,24 +184,41 @@ def train(args: argparse.Namespace) -> dict:
     for key, values in tuned.items():
         history.setdefault(key, []).extend(values)
     seconds = time.monotonic() - started
+    calibration = calibrate(model.predict(val[0], verbose=0), val[1])
+    fold_temperature(model, calibration.temperature)
+    print(f"temperature {calibration.temperature:.3f}: validation ECE "
+          f"{calibration.ece_before:.4f} -> {calibration.ece_after:.4f}; "
+          f"min_label_score {calibration.min_label_score}")  # fmt: skip
     save_compact(model, args.out / MODEL_FILE)
 
-    x_test, y_test = data["test"]
+    x_test, y_test, widths = data["test"]
     probabilities = model.predict(x_test.astype("float32"), verbose=0)
     crop_test = classifier_report(y_test, probabilities, "crop_test_keras", args.reports)
+    crop_test["ece"] = round(expected_calibration_error(probabilities, y_test), 4)
+    crop_test["by_width"] = accuracy_by_width(y_test, probabilities.argmax(axis=1), widths)
+    plot_accuracy_by_width(crop_test["by_width"], args.reports / "crop_test_by_width.png")
+    error_sheet(x_test, y_test, probabilities, args.reports / "crop_test_worst_errors.png")
     plot_history(history, args.reports / "training_curves.png")
     metrics = {
         "seed": args.seed,
         "backbone": args.backbone,
         "sources": list(args.sources),
         "crops": args.crops,
-        "synthetic_masks": {"fraction": args.synthetic_masks, "added": synthetic},
+        "synthetic_masks": {
+            "fraction": args.synthetic_masks,
+            "wrongly": args.wrongly,
+            "added": synthetic,
+        },
+        "deterministic": args.deterministic,
+        "calibration": calibration.as_json(),
         "preprocess": {"input_size": spec.input_size, "crop_margin": spec.crop_margin},
         "parameters": int(model.count_params()),
         "epochs_run": len(history["loss"]),
         "train_seconds": round(seconds, 1),
         "faces": {name: int(len(data[name][1])) for name in SPLITS},
+        "train_faces_with_synthetic": int(len(y_train)),
         "label_counts": counts,
+        "class_weighting": args.class_weight,
         "class_weight": {CLASSIFIER_LABELS[i]: round(w, 3) for i, w in class_weight.items()},
         "crop_test_keras": crop_test,
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
@@ -189,16 +238,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
-    parser.add_argument("--backbone", choices=BACKBONES, default="mobilenetv2")
+    parser.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0_s5")
     parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--crop-margin", type=float, default=0.2)
     parser.add_argument("--crops", choices=CROP_MODES, default="detector")
-    parser.add_argument("--synthetic-masks", type=float, default=0.0, metavar="FRACTION",
-                        help="paint masks on this fraction of no_mask crops")  # fmt: skip
+    parser.add_argument(
+        "--synthetic-masks",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="paint masks on this fraction of no_mask crops (0: none)",
+    )
+    parser.add_argument(
+        "--wrongly",
+        type=float,
+        default=0.3,
+        metavar="SHARE",
+        help="share of the painted masks worn wrongly (mask_incorrect)",
+    )
+    parser.add_argument(
+        "--crop-cache",
+        type=Path,
+        default=Path("build/crops"),
+        help="where cut crops are kept between runs",
+    )
+    parser.add_argument("--no-deterministic", dest="deterministic", action="store_false",
+                        help="allow TensorFlow's faster non-deterministic ops")  # fmt: skip
+    parser.add_argument("--class-weight", choices=CLASS_WEIGHTINGS, default="sqrt")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=7)
     parser.add_argument("--warmup-epochs", type=int, default=2)
-    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)

@@ -7,12 +7,13 @@ has moved or changed size so much that it overlaps the last classified box less 
 ``reclassify_iou`` (the person turned, came closer, or the track jumped), and on every
 frame while the person has no label sure enough to vote (``min_label_score``) or their
 recent labels disagree (an unsure face, a mask being put on, or someone new linked to
-the track of a person who just stood there). Between those,
-the face carries its track's latest label and score over, and does not vote
-(:mod:`edge.tracker`). A classifier several times heavier then costs about what a
-light one classifying every face on every frame did.
+the track of a person who just stood there). Between those, the face carries its track's
+latest label and score over, and does not vote (:mod:`edge.tracker`). A classifier
+several times heavier then costs about what a light one classifying every face on every
+frame did.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,5 @@ class FaceLabeller:
     ) -> tuple[list[Face], list]:
         """:meth:`label`, then the tracker's update: the frame's faces and events."""
         faces, tracks = self.label(frame_bgr, at, regions, times)
-        if times is None:
-            return faces, self.tracker.update(faces, at, tracks)
-        with times.measure("track"):
+        with times.measure("track") if times else nullcontext():
             return faces, self.tracker.update(faces, at, tracks)

@@ -91,7 +91,7 @@ detector: | $(VENV)/.installed
 # and precision-recall plots for masked and unmasked faces, one curve per detector.
 # Each NAME=PATH[@SCORE]: the original at its 0.6, the fine-tuned at its own (models/*.json).
 DETECTORS  ?= original=$(MODELS_DIR)/face_detection_yunet_2026may.onnx@0.6 \
-              fine-tuned=models/face_detection_yunet_masks.onnx@0.625
+              fine-tuned=models/face_detection_yunet_masks.onnx
 REPORT_OUT ?= reports
 detector-report: | $(VENV)/.installed
 	$(BIN)/python -m train.detector_report --data-root $(DATA) --out $(REPORT_OUT) \

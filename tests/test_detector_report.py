@@ -17,6 +17,7 @@ from train.detector_report import (
     load_detector,
     main,
     precision_recall,
+    provenance_threshold,
     run_detector,
 )
 from train.evaluate import DEFAULT_FIXES, FIXED
@@ -123,3 +124,10 @@ def test_a_bad_detector_file_is_named_in_one_line(data_root, capsys, path, messa
         main(["--detector", f"bad={path}", "--max-side", "320", "--data-root", str(data_root)])
     assert str(exit_info.value).startswith("train.detector_report: error: ")
     assert message in str(exit_info.value) and "\n" not in str(exit_info.value)
+
+
+def test_a_fine_tuned_file_is_scored_at_the_threshold_its_provenance_chose(tmp_path):
+    shipped = ROOT / "models" / "face_detection_yunet_masks.onnx"
+    recorded = json.loads(shipped.with_suffix(".json").read_text())["score_threshold"]
+    assert provenance_threshold(shipped) == recorded
+    assert provenance_threshold(tmp_path / "plain.onnx") is None  # no provenance: --score

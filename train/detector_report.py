@@ -13,6 +13,7 @@ nothing; one on a face of the other class or on an ignore region counts neither 
 """
 
 import argparse
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,14 @@ def _named_path(text: str) -> tuple[str, tuple[Path, float | None]]:
     return name, (Path(path), threshold)
 
 
+def provenance_threshold(model: Path) -> float | None:
+    """The score threshold a fine-tuned file's provenance (``PATH.json``) chose, if any."""
+    provenance = model.with_suffix(".json")
+    if not provenance.is_file():
+        return None
+    return json.loads(provenance.read_text()).get("score_threshold")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -203,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         required=True,
         metavar="NAME=PATH.onnx[@SCORE]",
-        help="a YuNet-format ONNX file, optionally with its own score threshold (repeatable)",
+        help="a YuNet-format ONNX file, optionally with its own score threshold (repeatable); "
+        "without one, the threshold its PATH.json records, else --score",
     )
     parser.add_argument("--max-side", type=int, action="append", dest="max_sides",
                         help=f"longest side the frames are scaled to (repeatable; default "
@@ -221,7 +231,10 @@ def main(argv: list[str] | None = None) -> None:
         for _, (model, _) in args.detector:  # a bad file fails before the data is read
             load_detector(model, max(MAX_SIDES), args.nms)
         scenes = load_test_scenes(args.data_root, args.split, args.fixes)
-        detectors = {name: (model, score or args.score) for name, (model, score) in args.detector}
+        detectors = {
+            name: (model, score or provenance_threshold(model) or args.score)
+            for name, (model, score) in args.detector
+        }
         lines = detector_report(detectors, args.max_sides or list(MAX_SIDES), scenes,
                                 args.out, args.score, args.nms)  # fmt: skip
     except (DatasetError, MaskwatchError, OSError) as error:

@@ -88,32 +88,3 @@ def test_class_weights_balanced_and_square_root():
     assert [balanced[i] * counts[i] for i in range(3)] == pytest.approx([1600] * 3)
     root = class_weights(counts, "sqrt")
     assert [root[i] for i in range(3)] == pytest.approx([balanced[i] ** 0.5 for i in range(3)])
-
-
-def test_a_whole_image_sample_is_cut_at_its_face_as_the_device_would(data_root, tmp_path):
-    from edge.detectors import ORIGINAL_YUNET, create_detector
-    from train.datasets import FaceSample
-
-    portrait = cv2.imread(str(sorted((data_root / "crops" / "without_mask").glob("*"))[0]))
-    # The same face in a photo three times its size: a full-body or street photo.
-    photo = np.full((portrait.shape[0] * 3, portrait.shape[1] * 3, 3), 120, np.uint8)
-    h, w = portrait.shape[:2]
-    photo[h : 2 * h, w : 2 * w] = portrait
-    cv2.imwrite(str(tmp_path / "photo.png"), photo)
-    sample = FaceSample(image=tmp_path / "photo.png", box=None, label="no_mask", scene="p", source="test")
-    detector = create_detector(ORIGINAL_YUNET, data_root.parent / "models")
-    spec = PreprocessSpec()
-
-    whole, _, _ = load_crops([sample], spec)
-    cut, labels, _ = load_crops([sample], spec, detector=detector)
-    face = max(detector.detect(photo), key=lambda d: d.score).box
-    assert w <= face[0] and face[2] <= 2 * w and h <= face[1] and face[3] <= 2 * h
-    assert (cut[0] == crop_face(photo, face, spec)).all()  # the device's crop of that face
-    assert (whole[0] == crop_face(photo, (0, 0, 3 * w, 3 * h), spec)).all()
-    assert labels.tolist() == [1]
-
-    blank = tmp_path / "blank.png"  # no face found: the image stays whole
-    cv2.imwrite(str(blank), np.full((200, 200, 3), 120, np.uint8))
-    empty = FaceSample(image=blank, box=None, label="mask", scene="b", source="test")
-    x, _, _ = load_crops([empty], spec, detector=detector)
-    assert (x[0] == crop_face(cv2.imread(str(blank)), (0, 0, 200, 200), spec)).all()

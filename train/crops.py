@@ -4,8 +4,7 @@ Two ways to choose the box that is cropped:
 - ``annotated``: the dataset's box;
 - ``detector``: the box the bundle's face detector finds for that face (matched by
   IoU >= 0.4), so training sees the framing the device will see. Faces the detector
-  misses fall back to their annotated box. A whole-image sample (no box) is cut at the
-  detector's most confident face in it, or kept whole if there is none.
+  misses fall back to their annotated box.
 """
 
 import hashlib
@@ -30,18 +29,9 @@ def _boxes_for(
 ) -> list[Box]:
     height, width = image.shape[:2]
     boxes = [face.box or (0, 0, width, height) for face in faces]
-    if detector is None:
+    if detector is None or all(face.box is None for face in faces):
         return boxes
-    detections = detector.detect(image)
-    if all(face.box is None for face in faces):
-        # A whole-image sample (a face-crop dataset): cut at its most confident face, as the
-        # device would; a portrait or full-body photo is otherwise squeezed whole into the
-        # input. Images where the detector finds nothing stay whole.
-        if detections:
-            best = max(detections, key=lambda d: d.score)
-            return [best.box for _ in faces]
-        return boxes
-    found = [d.box for d in detections]
+    found = [d.box for d in detector.detect(image)]
     for d, g in match_greedy(found, boxes, 0.4):
         boxes[g] = found[d]
     return boxes
@@ -100,7 +90,6 @@ def cached_crops(
         "faces": [(str(s.image), s.box, s.label) for s in samples],
         "spec": repr(spec),
         "detector": repr(getattr(detector, "info", detector)),
-        "whole_images": "cut at the most confident face",  # how box-less samples are cut
     }
     key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
     path = cache / f"crops-{key}.npz"

@@ -11,7 +11,6 @@ accuracy by face width, the worst errors' contact sheet) into ``--out`` and ``--
 """
 
 import argparse
-import math
 import sys
 import time
 import zipfile
@@ -115,17 +114,6 @@ def _fit(model, train_ds, val, epochs, learning_rate, class_weight, callbacks, v
     ).history
 
 
-def fine_tuning_rate(args: argparse.Namespace, pretrained: list, steps_per_epoch: int):  # noqa: ANN201
-    """The learning rate after warm-up: a tenth of ``--learning-rate`` on pretrained
-    features, constant or decayed along a cosine to 5% of itself over ``--epochs``."""
-    import keras
-
-    rate = args.learning_rate * (0.1 if pretrained else 1.0)
-    if args.lr_schedule == "constant":
-        return rate
-    return keras.optimizers.schedules.CosineDecay(rate, args.epochs * steps_per_epoch, alpha=0.05)
-
-
 def train(args: argparse.Namespace) -> dict:
     import keras
     import tensorflow as tf
@@ -189,10 +177,9 @@ def train(args: argparse.Namespace) -> dict:
                        class_weight, [], verbose)  # fmt: skip
         for layer in pretrained:
             layer.trainable = True
-    steps_per_epoch = math.ceil(len(y_train) / args.batch_size)
     tuned = _fit(
-        model, train_ds, val, args.epochs, fine_tuning_rate(args, pretrained, steps_per_epoch),
-        class_weight, callbacks, verbose,
+        model, train_ds, val, args.epochs,
+        args.learning_rate * (0.1 if pretrained else 1.0), class_weight, callbacks, verbose,
     )  # fmt: skip
     for key, values in tuned.items():
         history.setdefault(key, []).extend(values)
@@ -226,13 +213,6 @@ def train(args: argparse.Namespace) -> dict:
         "calibration": calibration.as_json(),
         "preprocess": {"input_size": spec.input_size, "crop_margin": spec.crop_margin},
         "parameters": int(model.count_params()),
-        "schedule": {
-            "warmup_epochs": args.warmup_epochs if pretrained else 0,
-            "epochs": args.epochs,
-            "learning_rate": args.learning_rate,
-            "lr_schedule": args.lr_schedule,
-            "patience": args.patience,
-        },
         "epochs_run": len(history["loss"]),
         "train_seconds": round(seconds, 1),
         "faces": {name: int(len(data[name][1])) for name in SPLITS},
@@ -286,13 +266,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="allow TensorFlow's faster non-deterministic ops")  # fmt: skip
     parser.add_argument("--class-weight", choices=CLASS_WEIGHTINGS, default="sqrt")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=7)
     parser.add_argument("--warmup-epochs", type=int, default=2)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
-                        help="fine-tuning learning rate over --epochs")  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     args.sources = args.sources or list(DEFAULT_SOURCES)

@@ -256,7 +256,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--split", type=Path, default=Path("models/split.json"))
     parser.add_argument("--out", type=Path, default=FINE_TUNED)
     parser.add_argument("--work", type=Path, default=Path("build/detector"))
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=320, help="square training crops, px")
     parser.add_argument("--learning-rate", type=float, default=1e-4)

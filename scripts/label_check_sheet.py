@@ -17,11 +17,13 @@ import cv2
 import numpy as np
 
 from edge.bundle import load_bundle
+from edge.errors import MaskwatchError
 from edge.images import read_image
 from edge.pipeline import MaskPipeline
 from edge.preprocess import square_crop_box
 from train.annotation_fixes import apply_fixes, load_fixes
 from train.data import DEFAULT_SOURCES, read_sources
+from train.datasets import DatasetError
 from train.evaluate import DEFAULT_FIXES, match_scene, scene_samples
 from train.split import apply_split
 
@@ -46,6 +48,13 @@ def _tile(image: np.ndarray, box: tuple, caption: str) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except (DatasetError, MaskwatchError, OSError) as error:
+        raise SystemExit(f"label_check_sheet: error: {error}") from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=Path("bundle"))
     parser.add_argument("--split", type=Path, default=Path("models/split.json"))

@@ -11,7 +11,7 @@ from edge.detectors.yunet import YuNetDetector
 from edge.images import read_image
 from tests.conftest import ROOT
 from train.annotation_fixes import FixedScenes, load_fixes
-from train.datasets import FaceSample
+from train.datasets import DatasetError, FaceSample
 from train.detector_report import (
     detection_figures,
     load_detector,
@@ -131,3 +131,8 @@ def test_a_fine_tuned_file_is_scored_at_the_threshold_its_provenance_chose(tmp_p
     recorded = json.loads(shipped.with_suffix(".json").read_text())["score_threshold"]
     assert provenance_threshold(shipped) == recorded
     assert provenance_threshold(tmp_path / "plain.onnx") is None  # no provenance: --score
+    (tmp_path / "other.json").write_text('{"note": "not a provenance file"}')
+    assert provenance_threshold(tmp_path / "other.onnx") is None
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(DatasetError, match="broken.json: no numeric score_threshold"):
+        provenance_threshold(tmp_path / "broken.onnx")

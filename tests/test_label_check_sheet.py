@@ -23,7 +23,7 @@ def test_the_sheet_lists_every_disagreement_the_evaluation_counted(data_root, bu
     assert sheet is not None and sheet.shape[0] >= 200 * (len(lines) // 6)
 
 
-def test_a_missing_bundle_is_named_in_one_line(data_root, tmp_path, capsys):
+def test_a_missing_bundle_is_named_in_one_line(data_root, tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["--bundle", str(tmp_path / "nowhere"), "--data-root", str(data_root)])
     message = str(stop.value)

@@ -201,7 +201,19 @@ def provenance_threshold(model: Path) -> float | None:
     provenance = model.with_suffix(".json")
     if not provenance.is_file():
         return None
-    return json.loads(provenance.read_text()).get("score_threshold")
+    try:
+        recorded = json.loads(provenance.read_text())
+    except ValueError:
+        recorded = None
+    if isinstance(recorded, dict) and "score_threshold" not in recorded:
+        return None  # some other file beside it: the table's --score applies
+    threshold = recorded.get("score_threshold") if isinstance(recorded, dict) else None
+    if not isinstance(threshold, int | float):
+        raise DatasetError(
+            f"{provenance}: no numeric score_threshold; fix or remove it, or give "
+            "NAME=PATH.onnx@SCORE"
+        )
+    return threshold
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -248,3 +248,15 @@ def test_a_fine_tuned_file_that_differs_from_its_provenance_is_refused(tmp_path)
         obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle", fine_tuned_dir=folder)
     names, provenance = obtain_detector(YUNET_MASKS_FILE, None, tmp_path / "bundle")
     assert names == [YUNET_MASKS_FILE] and provenance["sha256"] == sha256_file(FINE_TUNED)
+
+
+def test_the_smallest_training_scale_is_a_setting_and_checked(capsys):
+    from train.detector_train import parse_args
+
+    _, settings = parse_args([])
+    assert settings.min_side == 288  # the shipped file's recipe
+    _, settings = parse_args(["--min-side", "200"])
+    assert settings.min_side == 200
+    with pytest.raises(SystemExit):
+        parse_args(["--min-side", "2000"])
+    assert "--min-side must be from 64 up to 1100 px" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from train.annotation_fixes import FixedScenes, apply_fixes
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError
 from train.detector_data import (
+    MAX_CROP_SIDE,
     CropSampler,
     build_targets,
     load_targets,
@@ -53,6 +54,7 @@ class Settings:
     learning_rate: float
     eval_every: int
     seed: int
+    min_side: float = 288  # the smallest long side a training photo is scaled to, px
 
 
 def _targets(args: argparse.Namespace, base: Path) -> tuple[list, object, dict]:
@@ -188,7 +190,9 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     progress.update(int(step))
     while int(step) < settings.steps:
         # Seeded by step, so a resumed run draws what the uninterrupted one would have.
-        sampler = CropSampler(scenes, settings.size, seed=settings.seed * 100003 + int(step))
+        sampler = CropSampler(
+            scenes, settings.size, settings.min_side, seed=settings.seed * 100003 + int(step)
+        )
         for _ in range(settings.eval_every - int(step) % settings.eval_every):
             batch = sampler.sample(settings.batch)
             losses = train_step(
@@ -259,6 +263,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=320, help="square training crops, px")
+    parser.add_argument("--min-side", type=float, default=288,
+                        help="smallest long side a photo is scaled to for a crop, px")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
@@ -266,9 +272,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     args = parser.parse_args(argv)
     if args.size % 32:
         parser.error("--size must be a multiple of 32")
+    if not 64 <= args.min_side < MAX_CROP_SIDE:
+        parser.error(f"--min-side must be from 64 up to {MAX_CROP_SIDE} px (the largest scale)")
     settings = Settings(
-        args.steps, args.batch, args.size, args.learning_rate, args.eval_every, args.seed
-    )
+        args.steps, args.batch, args.size, args.learning_rate, args.eval_every, args.seed,
+        args.min_side,
+    )  # fmt: skip
     return args, settings
 
 

@@ -24,7 +24,7 @@ from edge.preprocess import square_crop_box
 from train.annotation_fixes import apply_fixes, load_fixes
 from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError
-from train.evaluate import DEFAULT_FIXES, match_scene, scene_samples
+from train.evaluate import DEFAULT_FIXES, match_scene, predict_scenes, scene_samples
 from train.split import apply_split
 
 TILE = 200
@@ -72,10 +72,10 @@ def _main(argv: list[str] | None) -> None:
         fixed = apply_fixes(by_image, load_fixes(DEFAULT_FIXES), DEFAULT_FIXES)
         by_image, ignore = fixed.faces, fixed.ignore
     pipeline = MaskPipeline(load_bundle(args.bundle), detector_max_side=args.max_side)
+    predictions, _ = predict_scenes(pipeline, sorted(by_image))
     tiles, lines = [], []
     for path, annotated in sorted(by_image.items()):
-        image = read_image(path)
-        faces = pipeline.process(image)
+        faces = predictions[path]
         scene = match_scene([f.box for f in faces], annotated, ignore.get(path, []))
         for g, p in scene.found.items():
             if p is None or faces[p].label == annotated[g].label:
@@ -83,7 +83,7 @@ def _main(argv: list[str] | None) -> None:
             n = len(tiles) + 1
             face = annotated[g]
             caption = f"#{n} {face.label} -> {faces[p].label} {faces[p].score:.2f}"
-            tiles.append(_tile(image, face.box, caption))
+            tiles.append(_tile(read_image(path), face.box, caption))
             lines.append(f"#{n}\t{face.scene}\t{list(face.box)}\t{face.label} -> {faces[p].label}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sheet.txt").write_text("\n".join(lines) + "\n")

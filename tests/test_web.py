@@ -128,10 +128,13 @@ def test_the_page_shows_the_live_view_events_and_gives_the_roi_line(
         browser.find_element(By.ID, "copy").click()
         wait.until(lambda d: d.find_element(By.ID, "copied").text == "copied")
 
-        events = browser.find_elements(By.CSS_SELECTOR, "#events li")
+        # the page redraws the list on every status poll, so read it in one step
+        events = browser.execute_script(
+            "return [...document.querySelectorAll('#events li')].map((li) => li.innerText)"
+        )
         assert 1 <= len(events) <= 20
         assert re.search(r"\b(new|update|end) #\d+ (mask|no_mask) \d\.\d\d$",
-                         events[0].text), events[0].text  # fmt: skip
+                         events[0]), events[0]  # fmt: skip
         screenshot = tmp_path / "status-page.png"
         browser.save_screenshot(str(screenshot))
         print(f"\nscreenshot: {screenshot}")

@@ -260,3 +260,20 @@ def test_the_smallest_training_scale_is_a_setting_and_checked(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--min-side", "2000"])
     assert "--min-side must be from 64 up to 1100 px" in capsys.readouterr().err
+
+
+def test_the_weight_average_is_a_setting_checked_and_moves_toward_the_weights(capsys):
+    import tensorflow as tf
+
+    from train.detector_train import move_average, parse_args
+
+    assert parse_args([])[1].ema_decay == 0.0  # the shipped file's recipe: the last weights
+    assert parse_args(["--ema-decay", "0.995"])[1].ema_decay == 0.995
+    with pytest.raises(SystemExit):
+        parse_args(["--ema-decay", "1"])
+    assert "--ema-decay must be from 0 (off) up to, not including, 1" in capsys.readouterr().err
+
+    averages, weights = [tf.Variable([0.0, 10.0])], [tf.Variable([1.0, 0.0])]
+    move_average(averages, weights, 0.9)
+    assert averages[0].numpy() == pytest.approx([0.1, 9.0])
+    assert weights[0].numpy() == pytest.approx([1.0, 0.0])  # the trained weights stay

@@ -55,6 +55,7 @@ class Settings:
     eval_every: int
     seed: int
     min_side: float = 288  # the smallest long side a training photo is scaled to, px
+    ema_decay: float = 0.0  # exported weights: an exponential moving average; 0 = the last
 
 
 def _targets(args: argparse.Namespace, base: Path) -> tuple[list, object, dict]:
@@ -127,6 +128,13 @@ def choose_threshold(
     return best[1], best[2]
 
 
+def move_average(averages: list, weights: list, decay: float) -> None:
+    """One step of an exponential moving average: ``average <- decay x average +
+    (1 - decay) x weight`` for each pair of TensorFlow variables."""
+    for average, weight in zip(averages, weights, strict=True):
+        average.assign(decay * average + (1 - decay) * weight)
+
+
 def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     import tensorflow as tf
 
@@ -145,6 +153,7 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
         return figures_at(validation_detections(detector, val), val, BASE_THRESHOLD)
 
     graph, teacher = YuNetGraph(base), YuNetGraph(base)  # the teacher stays as shipped
+    exported = YuNetGraph(base) if settings.ema_decay else graph  # what validation scores
     priors = tf.constant(prior_grid(settings.size, settings.size))
     schedule = tf.keras.optimizers.schedules.CosineDecay(
         settings.learning_rate * 0.1,
@@ -156,8 +165,9 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     optimizer = tf.keras.optimizers.Adam(schedule)
     step = tf.Variable(0, dtype=tf.int64)
     best = tf.Variable(-1e9, dtype=tf.float64)
+    averaged = {"averaged": exported.weights} if settings.ema_decay else {}
     checkpoint = tf.train.Checkpoint(
-        weights=graph.weights, optimizer=optimizer, step=step, best=best
+        weights=graph.weights, optimizer=optimizer, step=step, best=best, **averaged
     )
     manager = tf.train.CheckpointManager(checkpoint, args.work / "checkpoints", max_to_keep=2)
     if manager.latest_checkpoint:
@@ -175,6 +185,8 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
         gradients = tape.gradient(losses["total"], graph.trainable)
         gradients, _ = tf.clip_by_global_norm(gradients, 10.0)
         optimizer.apply_gradients(zip(gradients, graph.trainable, strict=True))
+        if settings.ema_decay:
+            move_average(exported.trainable, graph.trainable, settings.ema_decay)
         return losses
 
     candidate, best_file = args.work / "candidate.onnx", args.work / "best.onnx"
@@ -205,7 +217,7 @@ def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
             )
             step.assign_add(1)
             progress.update(int(step), [(k, float(v)) for k, v in losses.items()])
-        graph.export(candidate)
+        exported.export(candidate)
         figures = validate(candidate)
         score = selection_score(figures)
         history.append({"step": int(step), "score": round(score, 4), "val": figures})
@@ -266,17 +278,21 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--min-side", type=float, default=288,
                         help="smallest long side a photo is scaled to for a crop, px")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--ema-decay", type=float, default=0.0,
+                        help="export a moving average of the weights; 0: the last")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     if args.size % 32:
         parser.error("--size must be a multiple of 32")
+    if not 0.0 <= args.ema_decay < 1.0:
+        parser.error("--ema-decay must be from 0 (off) up to, not including, 1")
     if not 64 <= args.min_side < MAX_CROP_SIDE:
         parser.error(f"--min-side must be from 64 up to {MAX_CROP_SIDE} px (the largest scale)")
     settings = Settings(
         args.steps, args.batch, args.size, args.learning_rate, args.eval_every, args.seed,
-        args.min_side,
+        args.min_side, args.ema_decay,
     )  # fmt: skip
     return args, settings
 

@@ -31,6 +31,7 @@ UNSURE = 0.3  # ... between UNSURE and CONFIDENT become no-loss regions
 MATCH_IOU = 0.4
 MIN_PAINT_WIDTH = 20  # FaceMesh needs some pixels; smaller faces stay unpainted
 MAX_SIDE = 1280  # photos are detected and stored at most this large
+MIN_CROP_SIDE = 288  # the smallest long side a photo is scaled to for a crop, px
 MAX_CROP_SIDE = 1100  # the largest long side a photo is scaled to for a crop, px
 PAINTED_SHARE = 0.35  # how often a crop comes from the painted copy: unmasked faces stay common
 FLIP_LANDMARKS = [1, 0, 2, 4, 3]  # right eye <-> left eye, right mouth <-> left mouth
@@ -240,7 +241,7 @@ class CropSampler:
         self,
         scenes: list[SceneTargets],
         size: int = 320,
-        min_side: float = 288,
+        min_side: float = MIN_CROP_SIDE,
         max_side: float = MAX_CROP_SIDE,
         seed: int = 0,
     ) -> None:

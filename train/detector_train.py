@@ -31,6 +31,7 @@ from train.data import DEFAULT_SOURCES, read_sources
 from train.datasets import DatasetError
 from train.detector_data import (
     MAX_CROP_SIDE,
+    MIN_CROP_SIDE,
     CropSampler,
     build_targets,
     load_targets,
@@ -54,8 +55,8 @@ class Settings:
     learning_rate: float
     eval_every: int
     seed: int
-    min_side: float = 288  # the smallest long side a training photo is scaled to, px
-    ema_decay: float = 0.0  # exported weights: an exponential moving average; 0 = the last
+    min_side: float  # the smallest long side a training photo is scaled to, px
+    ema_decay: float  # exported weights: an exponential moving average; 0 = the last
 
 
 def _targets(args: argparse.Namespace, base: Path) -> tuple[list, object, dict]:
@@ -275,7 +276,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=320, help="square training crops, px")
-    parser.add_argument("--min-side", type=float, default=288,
+    parser.add_argument("--min-side", type=float, default=MIN_CROP_SIDE,
                         help="smallest long side a photo is scaled to for a crop, px")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--ema-decay", type=float, default=0.0,

@@ -7,6 +7,7 @@ import numpy as np
 
 from edge.bundle import ClassifierInfo
 from edge.errors import BundleError
+from edge.labels import decide_labels
 from edge.preprocess import to_input_batch
 from edge.runtime import load_interpreter
 
@@ -21,9 +22,16 @@ class TFLiteClassifier:
     """Runs the bundle's classifier; checks its tensors against the manifest at load."""
 
     def __init__(
-        self, model: Path, info: ClassifierInfo, threads: int = 1, runtime: str = "auto"
+        self,
+        model: Path,
+        info: ClassifierInfo,
+        threads: int = 1,
+        runtime: str = "auto",
+        mask_min_score: float = 0.0,
     ) -> None:
         self.info = info
+        # The operating point: `mask` only at P(mask) >= this (edge.labels.decide_labels).
+        self.mask_min_score = mask_min_score
         self._interpreter = load_interpreter(model, threads, runtime)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -73,7 +81,7 @@ class TFLiteClassifier:
 
     def classify(self, faces: list[np.ndarray]) -> list[Classification]:
         probabilities = self.probabilities(faces)
-        best = probabilities.argmax(axis=1)
+        best = decide_labels(probabilities, self.info.labels, self.mask_min_score)
         return [
             Classification(self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)))
             for i, p in zip(best, probabilities, strict=True)

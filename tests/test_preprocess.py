@@ -70,3 +70,15 @@ def test_quantized_input_needs_a_scale():
 def test_spec_refuses_nonsense(kwargs):
     with pytest.raises(ValueError):
         PreprocessSpec(**kwargs)
+
+
+def test_mask_is_given_only_at_the_operating_point():
+    from edge.labels import CLASSIFIER_LABELS, decide_labels
+
+    probabilities = np.array(
+        [[0.70, 0.20, 0.10], [0.95, 0.04, 0.01], [0.45, 0.15, 0.40], [0.10, 0.85, 0.05]]
+    )
+    assert decide_labels(probabilities, CLASSIFIER_LABELS).tolist() == [0, 0, 0, 1]
+    # Below 0.9 a face is not called masked: it gets the likelier of the other two.
+    assert decide_labels(probabilities, CLASSIFIER_LABELS, 0.9).tolist() == [1, 0, 2, 1]
+    assert decide_labels(np.zeros((0, 3)), CLASSIFIER_LABELS, 0.9).tolist() == []

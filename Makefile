@@ -18,7 +18,7 @@ setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
 # The workstation set (TensorFlow for train/ and convert/) plus test tools; a Pi needs
 # only the device set for its release (requirements/device-<release>.txt, systemd/releases).
-$(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
+$(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/dev.txt
@@ -28,7 +28,7 @@ $(VENV)/.installed: $(wildcard requirements/*.txt) pyproject.toml
 
 # A second device environment with the other runtime, tflite-runtime 2.14 (numpy < 2),
 # so the tests can show that the same edge code gives the same labels on both.
-$(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml
+$(TFLITE_VENV)/.installed: requirements/device-tflite-runtime.txt pyproject.toml setup.py
 	$(PYTHON) -m venv $(TFLITE_VENV)
 	$(TFLITE_VENV)/bin/pip install --quiet -r requirements/device-tflite-runtime.txt
 	$(TFLITE_VENV)/bin/pip install --quiet --no-deps -e .
@@ -61,29 +61,29 @@ system-deps:
 # upstream; sha256 checked) + manifest.json.
 bundle/manifest.json: models/mask_classifier_int8.tflite models/metrics.json \
                       models/face_detection_yunet_masks.onnx | $(VENV)/.installed
-	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle --tar bundle.tar.gz
+	$(BIN)/python -m maskwatch.convert.bundle --models-dir $(MODELS_DIR) --out bundle --tar bundle.tar.gz
 
 bundle: | $(VENV)/.installed
-	$(BIN)/python -m convert.bundle --models-dir $(MODELS_DIR) --out bundle --tar bundle.tar.gz
+	$(BIN)/python -m maskwatch.convert.bundle --models-dir $(MODELS_DIR) --out bundle --tar bundle.tar.gz
 
 # Retrain and reconvert from the data, rebuild the bundle, and evaluate it on the held-out
 # scenes; the reports (PNG, JSON, summary.md) go to reports/.
 train: | $(VENV)/.installed
-	$(BIN)/python -m train.train --data-root $(DATA) --models-dir $(MODELS_DIR) \
+	$(BIN)/python -m maskwatch.train.train --data-root $(DATA) --models-dir $(MODELS_DIR) \
 	  --out models --reports reports --threads 2
 
 convert: | $(VENV)/.installed
-	$(BIN)/python -m convert.tflite --data-root $(DATA) --models-dir $(MODELS_DIR)
+	$(BIN)/python -m maskwatch.convert.tflite --data-root $(DATA) --models-dir $(MODELS_DIR)
 
 evaluate: | $(VENV)/.installed
-	$(BIN)/python -m train.evaluate --data-root $(DATA) --bundle bundle --out reports \
+	$(BIN)/python -m maskwatch.train.evaluate --data-root $(DATA) --bundle bundle --out reports \
 	  --metrics models/metrics.json --int8-report models/mask_classifier_int8.json
 
 # Fine-tune YuNet on masked faces (train/detector_train.py): at most an hour on 2 cores, with
 # a progress bar; an interrupted run resumes from build/detector. Writes
 # models/face_detection_yunet_masks.onnx + .json (provenance), then the bundle.
 detector: | $(VENV)/.installed
-	$(BIN)/python -m train.detector_train --data-root $(DATA) --models-dir $(MODELS_DIR) \
+	$(BIN)/python -m maskwatch.train.detector_train --data-root $(DATA) --models-dir $(MODELS_DIR) \
 	  --threads 2
 	$(MAKE) bundle
 
@@ -94,7 +94,7 @@ DETECTORS  ?= original=$(MODELS_DIR)/face_detection_yunet_2026may.onnx@0.6 \
               fine-tuned=models/face_detection_yunet_masks.onnx
 REPORT_OUT ?= reports
 detector-report: | $(VENV)/.installed
-	$(BIN)/python -m train.detector_report --data-root $(DATA) --out $(REPORT_OUT) \
+	$(BIN)/python -m maskwatch.train.detector_report --data-root $(DATA) --out $(REPORT_OUT) \
 	  $(foreach d,$(DETECTORS),--detector $(d))
 
 model: train convert
@@ -142,7 +142,7 @@ arm64-smoke: bundle/manifest.json
 	scripts/arm64_smoke.sh
 
 demo: system-deps setup
-	$(BIN)/python scripts/demo.py --data-root $(DATA)
+	$(BIN)/python -m scripts.demo --data-root $(DATA)
 
 lint: | $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Assemble the model bundle: ``python -m convert.bundle --out bundle [--tar]``.
+"""Assemble the model bundle: ``python -m maskwatch.convert.bundle --out bundle [--tar]``.
 
 Copies the int8 classifier, obtains the face detector (local model folder or
 upstream, sha256 checked), writes ``labels`` and ``manifest.json`` (how to run the
@@ -16,9 +16,9 @@ from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convert.detector_files import FetchError, obtain_detector
-from convert.tflite import classifier_info
-from edge.bundle import (
+from maskwatch.convert.classifier_entry import classifier_info
+from maskwatch.convert.detector_files import FetchError, obtain_detector
+from maskwatch.core.bundle import (
     LABELS_FILE,
     MANIFEST_FILE,
     BundleError,
@@ -27,8 +27,8 @@ from edge.bundle import (
     load_bundle,
     sha256_file,
 )
-from edge.detectors import DEFAULT_DETECTOR, MASKS_YUNET, ORIGINAL_YUNET, RES10_DETECTOR
-from edge.preprocess import BoxConvention, PreprocessSpec
+from maskwatch.core.preprocess import BoxConvention, PreprocessSpec
+from maskwatch.vision.detectors import DEFAULT_DETECTOR, MASKS_YUNET, ORIGINAL_YUNET, RES10_DETECTOR
 
 DETECTOR_CHOICES = {"yunet-masks": MASKS_YUNET, "yunet": ORIGINAL_YUNET, "res10": RES10_DETECTOR}
 DEFAULT_CHOICE = next(name for name, info in DETECTOR_CHOICES.items() if info == DEFAULT_DETECTOR)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     except (FetchError, BundleError, OSError) as error:
-        raise SystemExit(f"convert.bundle: error: {error}") from None
+        raise SystemExit(f"maskwatch.convert.bundle: error: {error}") from None
 
 
 def _main(argv: list[str] | None) -> None:

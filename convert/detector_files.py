@@ -13,8 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.bundle import sha256_file
-from edge.detectors import RES10_DETECTOR, YUNET_FILE, YUNET_MASKS_FILE
+from maskwatch.core.bundle import sha256_file
+from maskwatch.vision.detectors import RES10_DETECTOR, YUNET_FILE, YUNET_MASKS_FILE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""How the face detector's settings move scene F1: ``python -m convert.detector_sweep``.
+"""How the face detector's settings move scene F1: ``python -m maskwatch.convert.detector_sweep``.
 
 Runs the whole bundle over the held-out scenes once per detector setting (input scale,
 score threshold) and prints a Markdown table of scene F1, detection recall per class
@@ -10,11 +10,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from edge.bundle import Bundle, load_bundle
-from edge.pipeline import MaskPipeline
-from train.data import read_sources
-from train.evaluate import evaluate_scenes, scene_samples
-from train.split import apply_split
+from maskwatch.core.bundle import Bundle, load_bundle
+from maskwatch.train.data import read_sources
+from maskwatch.train.evaluate import evaluate_scenes, scene_samples
+from maskwatch.train.split import apply_split
+from maskwatch.vision.pipeline import MaskPipeline
 
 # (max_side, min_side, score_threshold)
 SETTINGS = (

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import Bundle
-from edge.classifier import TFLiteClassifier
-from edge.labels import MASK, NO_MASK
-from edge.pipeline import MaskPipeline
-from train.datasets import FaceSample
-from train.evaluate import evaluate_scenes
+from maskwatch.core.bundle import Bundle
+from maskwatch.core.labels import MASK, NO_MASK
+from maskwatch.train.datasets import FaceSample
+from maskwatch.train.evaluate import evaluate_scenes
+from maskwatch.vision.classifier import TFLiteClassifier
+from maskwatch.vision.pipeline import MaskPipeline
 
 TOLERANCE = 0.005  # half a point
 GATED_SCENE_LABELS = (MASK, NO_MASK)

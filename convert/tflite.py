@@ -1,8 +1,8 @@
-"""Keras to TFLite (float32, float16, full-integer int8): ``python -m convert.tflite``.
+"""Keras to TFLite (float32, float16, full-integer int8): ``python -m maskwatch.convert.tflite``.
 
 The int8 model's representative data are training crops cut and pre-processed by the
-device's own code (``edge.preprocess``), so the quantization ranges are the ones the
-Pi sees. The int8 model then has to pass the parity gate (``convert.parity``) before it
+device's own code (``maskwatch.core.preprocess``), so the quantization ranges are the ones the
+Pi sees. The int8 model then has to pass the parity gate (``maskwatch.convert.parity``) before it
 replaces the model in ``--out``; a failure leaves the previous model where it was.
 """
 
@@ -14,18 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import ClassifierInfo, load_bundle
-from edge.classifier import TFLiteClassifier
-from edge.detectors import ORIGINAL_YUNET, create_detector
-from edge.errors import MaskwatchError
-from edge.labels import CLASSIFIER_LABELS
-from edge.preprocess import PreprocessSpec
-from train.crops import load_crops
-from train.data import read_sources
-from train.datasets import DatasetError, FaceSample
-from train.evaluate import scene_samples
-from train.metrics import classification_report
-from train.split import apply_split
+from maskwatch.convert.classifier_entry import classifier_info
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.preprocess import PreprocessSpec
+from maskwatch.train.crops import load_crops
+from maskwatch.train.data import read_sources
+from maskwatch.train.datasets import DatasetError, FaceSample
+from maskwatch.train.evaluate import scene_samples
+from maskwatch.train.metrics import classification_report
+from maskwatch.train.split import apply_split
+from maskwatch.vision.classifier import TFLiteClassifier
+from maskwatch.vision.detectors import ORIGINAL_YUNET, create_detector
 
 PRECISIONS = ("float32", "float16", "int8")
 
@@ -61,22 +61,6 @@ def convert(
     return out
 
 
-def classifier_info(model: Path, input_size: int) -> ClassifierInfo:
-    """The manifest entry for a converted model, read from its own input tensor."""
-    from edge.runtime import load_interpreter
-
-    details = load_interpreter(model).get_input_details()[0]
-    scale, zero_point = details["quantization"]
-    return ClassifierInfo(
-        file=model.name,
-        labels=CLASSIFIER_LABELS,
-        input_size=input_size,
-        dtype=np.dtype(details["dtype"]).name,
-        input_scale=float(scale),
-        input_zero_point=int(zero_point),
-    )
-
-
 def saved_split(metrics: dict, split_file: Path, data_root: Path) -> dict[str, list[FaceSample]]:
     """The model's sources, read once, placed as the saved split placed them."""
     return apply_split(read_sources(data_root, metrics["sources"]), split_file)
@@ -109,8 +93,8 @@ def parity_report(
     """Crop and scene figures of the int8 model against Keras / float32; raises on failure."""
     import keras
 
-    from convert.bundle import build_bundle
-    from convert.parity import check, crop_figures, scene_figures
+    from maskwatch.convert.bundle import build_bundle
+    from maskwatch.convert.parity import check, crop_figures, scene_figures
 
     spec = PreprocessSpec(**metrics["preprocess"])
     x_test, y_test = split_crops(metrics, split, args.models_dir, "test")
@@ -148,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except (DatasetError, MaskwatchError, OSError) as error:
-        raise SystemExit(f"convert.tflite: error: {error}") from None
+        raise SystemExit(f"maskwatch.convert.tflite: error: {error}") from None
 
 
 def _main(argv: list[str] | None) -> int:
-    from convert.parity import ParityError
+    from maskwatch.convert.parity import ParityError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/mask_classifier.keras"))

@@ -30,20 +30,20 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=DATA)
     args = parser.parse_args()
     root = args.tree.resolve()
-    sys.path.insert(0, str(root))
-    from scripts import benchmark
-    from scripts.local_broker import LocalBroker
+    from workbench.bench_child import child_env, spawn_child
+    from workbench.bench_frames import doorway_frames, test_scenes, write_frames
+    from workbench.local_broker import LocalBroker
 
-    frames = benchmark.doorway_frames(benchmark.test_scenes(args.data_root, args.scenes))
+    frames = doorway_frames(test_scenes(args.data_root, args.scenes))
     with tempfile.TemporaryDirectory() as tmp, LocalBroker() as broker:
-        folder = benchmark.write_frames(frames, Path(tmp) / "doorway")
-        pipeline = benchmark.spawn_child("maskwatch", folder, 1, broker.port)
+        folder = write_frames(frames, Path(tmp) / "doorway")
+        pipeline = spawn_child("maskwatch", folder, 1, broker.port)
         before = cpu_seconds()
         run = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "run", "--config", "config/maskwatch.toml",
+            [sys.executable, "-m", "maskwatch", "run", "--config", "config/maskwatch.toml",
              "--set", f"mqtt.port={broker.port}", "--set", f"source.path={folder}",
              "--set", f"queue.path={tmp}/events.sqlite3"],
-            cwd=root, env=benchmark.child_env(1), capture_output=True, text=True, check=True,
+            cwd=root, env=child_env(1), capture_output=True, text=True, check=True,
         )  # fmt: skip
         cpu = cpu_seconds() - before
     count, seconds = re.search(r"processed (\d+) frames, \d+ faces, \d+ events in ([\d.]+) s",

@@ -48,7 +48,7 @@ fi
 
 images=()
 for name in "${IMAGES[@]}"; do images+=("$DATA/scenes-voc/images/$name.jpg"); done
-"$PY" -m edge.cli detect --bundle bundle --json "$WORK/x86.jsonl" "${images[@]}"
+"$PY" -m maskwatch detect --bundle bundle --json "$WORK/x86.jsonl" "${images[@]}"
 
 make_root() {  # $1: release, $2: root
     [ -f "$2/.unpacked" ] && return
@@ -99,12 +99,12 @@ numpy_version() {  # $1: a site-packages folder; numpy's version, read without i
 
 IMPORT_CHAIN='
 import numpy, simplejpeg
-from edge.sources import require_picamera2
+from maskwatch.service.sources import require_picamera2
 jpeg = simplejpeg.encode_jpeg(numpy.zeros((48, 64, 3), numpy.uint8))
 print(f"import simplejpeg: ok (numpy {numpy.__version__}; a JPEG encoded and decoded back to "
       f"{simplejpeg.decode_jpeg(jpeg).shape})")
 require_picamera2()
-print("import picamera2 through edge.sources.require_picamera2(): ok")
+print("import picamera2 through maskwatch.service.sources.require_picamera2(): ok")
 '
 
 smoke() {  # $1: release

@@ -5,9 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from edge.matching import iou_matrix  # noqa: E402
+from maskwatch.core.matching import iou_matrix
 
 
 def load(path: str) -> dict[str, list[dict]]:

@@ -1,7 +1,11 @@
-"""``make demo``: a local mosquitto, the daemon over sample scenes, the events as they arrive.
+"""``make demo``: a local mosquitto, the daemon watching a door clip, the events as they arrive.
 
-The sample is taken from the held-out test scenes of the saved split, so the demo
-shows the model on photos it was not trained on. Stops by itself.
+The clip is rendered from held-out test scenes (people the model was not trained on)
+by the door renderer: three people walk past the door one after another, one wearing a
+mask, one without, one with the mask under the nose. The daemon reads it as a camera's
+video (``source.kind = "video"``) at the clip's own 15 frames a second, so the events
+are those a camera at a door would give: one ``new`` per person, then ``end``. Stops by
+itself.
 """
 
 import argparse
@@ -11,67 +15,58 @@ import sys
 import tempfile
 from pathlib import Path
 
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.labels import MASK, MASK_INCORRECT, NO_MASK
+from workbench import door_scenes
+from workbench.door_stage import build_stage, write_clip
+from workbench.local_broker import Listener, LocalBroker
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Three people, one after another, faces 110-120 px wide (1.5-2 m from the camera).
+WALKERS = (
+    door_scenes.Walker(1.0, 4.0, 110, 0.35),
+    door_scenes.Walker(7.0, 4.0, 120, 0.36, leftwards=True, pause=1.0),
+    door_scenes.Walker(14.0, 4.0, 110, 0.35),
+)
+SECONDS = 19.5
 
-from scripts.local_broker import Listener, LocalBroker  # noqa: E402
-from train.split import load_split_scenes  # noqa: E402
 
-
-def sample_images(data_root: Path, count: int) -> list[Path]:
-    """The first ``count`` test-split scenes of scenes-voc."""
-    scenes = sorted(load_split_scenes(ROOT / "models" / "split.json")["test"])
-    images = data_root / "scenes-voc" / "images"
-    picked = [images / f"{s.split('/', 1)[1]}.jpg" for s in scenes if s.startswith("scenes-voc/")]
-    picked = [p for p in picked if p.is_file()][:count]
-    if not picked:
-        raise SystemExit(f"no test-split scenes under {images}; pass --data-root DIR")
-    return picked
+def render(data_root: Path, folder: Path) -> Path:
+    stage = build_stage(data_root, load_bundle(ROOT / "bundle"))
+    people = stage.one_of_each((MASK, NO_MASK, MASK_INCORRECT))
+    sequence = door_scenes.DoorSequence(stage.background, people, WALKERS, SECONDS, None)
+    return write_clip(sequence, folder / "door.avi")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets")
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--interval", type=float, default=0.1)
-    parser.add_argument("--frames-per-photo", type=int, default=4)
+    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets",
+                        help="the datasets folder the clip's people come from")  # fmt: skip
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="maskwatch-demo-") as tmp, LocalBroker() as broker:
-        frames = Path(tmp)
-        for image in sample_images(args.data_root, args.images):
-            for k in range(args.frames_per_photo):  # a fixed camera watching each scene
-                (frames / f"{image.stem}_{k}.jpg").symlink_to(image.resolve())
-        print(f"mosquitto on 127.0.0.1:{broker.port}; daemon over {args.images} test scenes\n")
+        clip = render(args.data_root, Path(tmp))
+        print(f"mosquitto on 127.0.0.1:{broker.port}; the daemon watches {SECONDS:.0f} s of a "
+              "door: a person with a mask, one without, one with it under the nose\n")  # fmt: skip
         listener = Listener(broker.port, "maskwatch/#", echo=True)
-        daemon = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "edge.cli",
-                "run",
-                "--config",
-                str(ROOT / "config" / "maskwatch.toml"),
-                "--set",
-                f"mqtt.port={broker.port}",
-                "--set",
-                f"source.path={frames}",
-                "--set",
-                f"source.interval={args.interval}",
-                "--set",
-                f"queue.path={frames / 'events.sqlite3'}",
-            ],
-            cwd=ROOT,
-        )
+        settings = {"source.kind": '"video"', "source.path": str(clip),
+                    "source.max_fps": str(door_scenes.FPS), "mqtt.port": str(broker.port),
+                    "queue.path": str(Path(tmp) / "events.sqlite3")}  # fmt: skip
+        overrides = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+        command = [sys.executable, "-m", "maskwatch", "run", "--config",
+                   str(ROOT / "config" / "maskwatch.toml"), *overrides]  # fmt: skip
+        daemon = subprocess.run(command, cwd=ROOT)
         listener.wait_for(lambda lst: any(p == b"offline" for _, p, _ in lst.messages), 5)
         listener.close()
     events = [json.loads(p) for t, p, _ in listener.messages if t.endswith("/events")]
     people = [e for e in events if e["type"] == "new"]
-    labels = ("mask", "no_mask", "mask_incorrect")
-    counts = {label: sum(e["label"] == label for e in people) for label in labels}
+    counts = {
+        label: sum(e["label"] == label for e in people) for label in (MASK, NO_MASK, MASK_INCORRECT)
+    }
     print(
-        f"\n{len(events)} events; {len(people)} people: {counts['mask']} masked, "
-        f"{counts['no_mask']} unmasked, {counts['mask_incorrect']} wearing a mask wrongly"
+        f"\n{len(events)} events; {len(people)} people announced (3 walked past): "
+        f"{counts[MASK]} masked, {counts[NO_MASK]} unmasked, "
+        f"{counts[MASK_INCORRECT]} wearing a mask wrongly"
     )
     return daemon.returncode
 

@@ -15,12 +15,12 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from edge.detectors import MASKS_YUNET, ORIGINAL_YUNET  # noqa: E402
-from edge.detectors.yunet import YuNetDetector  # noqa: E402
-from scripts.benchmark import doorway_frames, test_scenes  # noqa: E402
+from maskwatch.vision.detectors import MASKS_YUNET, ORIGINAL_YUNET
+from maskwatch.vision.detectors.yunet import YuNetDetector
+from workbench.bench_frames import doorway_frames, test_scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 

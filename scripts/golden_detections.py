@@ -10,11 +10,11 @@ from pathlib import Path
 
 import cv2
 
-from edge.bundle import load_bundle, sha256_file
-from edge.detectors import YUNET_MASKS_FILE, create_detector
-from train.data import DEFAULT_SOURCES, read_sources
-from train.evaluate import scene_samples
-from train.split import apply_split
+from maskwatch.core.bundle import load_bundle, sha256_file
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.evaluate import scene_samples
+from maskwatch.train.split import apply_split
+from maskwatch.vision.detectors import YUNET_MASKS_FILE, create_detector
 
 SCENES = 8
 

@@ -7,7 +7,7 @@ face the detector finds but labels otherwise writes a tile: the face and its sur
 ``sheet.txt`` (scene, annotated box), the form ``models/test_annotation_fixes.toml`` takes.
 
 This is how candidate label corrections are found; each must then be judged by eye, and
-only a plainly wrong label becomes a ``relabel`` fix (see :mod:`train.annotation_fixes`).
+only a plainly wrong label becomes a ``relabel`` fix (see :mod:`maskwatch.train.annotation_fixes`).
 """
 
 import argparse
@@ -16,16 +16,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.bundle import load_bundle
-from edge.errors import MaskwatchError
-from edge.images import read_image
-from edge.pipeline import MaskPipeline
-from edge.preprocess import square_crop_box
-from train.annotation_fixes import apply_fixes, load_fixes
-from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import DatasetError
-from train.evaluate import DEFAULT_FIXES, match_scene, predict_scenes, scene_samples
-from train.split import apply_split
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.images import read_image
+from maskwatch.core.preprocess import square_crop_box
+from maskwatch.train.annotation_fixes import apply_fixes, load_fixes
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.datasets import DatasetError
+from maskwatch.train.evaluate import DEFAULT_FIXES, match_scene, predict_scenes, scene_samples
+from maskwatch.train.split import apply_split
+from maskwatch.vision.pipeline import MaskPipeline
 
 TILE = 200
 COLUMNS = 6

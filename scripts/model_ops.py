@@ -13,7 +13,7 @@ from pathlib import Path
 import onnx
 from onnx import shape_inference
 
-from edge.bundle import load_bundle
+from maskwatch.core.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,11 +20,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from workbench.bench_frames import test_split_images
+from workbench.local_broker import Listener, LocalBroker
 
-from scripts.demo import sample_images  # noqa: E402
-from scripts.local_broker import Listener, LocalBroker  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 WARM_UP_SAMPLES = 2  # the first minutes load models and fill caches
 
@@ -96,12 +95,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="maskwatch-soak-") as tmp, LocalBroker() as broker:
         frames = Path(tmp) / "frames"
         frames.mkdir()
-        for image in sample_images(args.data_root, args.images):
+        for image in test_split_images(args.data_root, args.images):
             for k in range(4):  # a fixed camera watching each scene: people come and go
                 (frames / f"{image.stem}_{k}.jpg").symlink_to(image.resolve())
         listener = Listener(broker.port, "maskwatch/+/stats")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config",
+            [sys.executable, "-m", "maskwatch", "run", "--config",
              str(ROOT / "config" / "maskwatch.toml"), "--set", f"mqtt.port={broker.port}",
              "--set", f"source.path={frames}", "--set", "source.loop=true",
              "--set", "mqtt.stats_interval=30", "--set", f"queue.path={tmp}/events.sqlite3",

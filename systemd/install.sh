@@ -105,7 +105,7 @@ make_venv() {
 # python3-picamera2 and libcamera are visible. Reinstalled only when what goes in changed.
 install_venv() {
     local venv=$root$PREFIX/venv stamp
-    stamp=$( (cat "$REQUIREMENTS" pyproject.toml; find edge -name '*.py' -print0 | sort -z |
+    stamp=$( (cat "$REQUIREMENTS" pyproject.toml setup.py; find edge -name '*.py' -print0 | sort -z |
               xargs -0 cat) | sha256sum | cut -d' ' -f1)
     if [ -f "$venv/.maskwatch-stamp" ] && [ "$(cat "$venv/.maskwatch-stamp")" = "$stamp" ]; then
         return

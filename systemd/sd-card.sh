@@ -56,8 +56,8 @@ python=$(awk -v r="$RELEASE" '$1 == r { print $2 }' systemd/releases)
 
 [ -f bundle/manifest.json ] || die "no bundle/; run 'make bundle' first"
 [ -f "$CONFIG" ] || die "CONFIG=$CONFIG: no such file"
-"$PY" -c 'import sys; from pathlib import Path; from edge.config import load_config
-from edge.errors import MaskwatchError
+"$PY" -c 'import sys; from pathlib import Path; from maskwatch.core.config import load_config
+from maskwatch.core.errors import MaskwatchError
 try:
     load_config(Path(sys.argv[1]))
 except MaskwatchError as error:

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from scripts.local_broker import LocalBroker
-from train.datasets import read_voc_scenes
-from train.split import load_split_scenes
+from maskwatch.train.datasets import read_voc_scenes
+from maskwatch.train.split import load_split_scenes
+from workbench.local_broker import LocalBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("MASKWATCH_DATA", ROOT.parent / "shared" / "datasets"))
@@ -47,7 +47,7 @@ def broker():
 def maskwatch(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """Run the ``maskwatch`` command line in a child process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "edge.cli", *args],
+        [sys.executable, "-m", "maskwatch", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -68,7 +68,7 @@ def start_daemon(
     an event queue of its own (a fresh one unless ``queue`` is given)."""
     queue = queue or Path(tempfile.mkdtemp(prefix="maskwatch-queue-")) / "events.sqlite3"
     return subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(CONFIG),
+        [sys.executable, "-m", "maskwatch", "run", "--config", str(CONFIG),
          "--set", f"mqtt.port={broker.port}", "--set", f"source.path={frames}",
          "--set", f"queue.path={queue}", *overrides],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,

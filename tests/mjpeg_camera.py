@@ -11,7 +11,7 @@ import numpy as np
 BOUNDARY = "maskwatchframe"
 
 
-def face_scene(face) -> bytes:  # noqa: ANN001  (train.datasets.FaceSample)
+def face_scene(face) -> bytes:  # noqa: ANN001  (maskwatch.train.datasets.FaceSample)
     """The face with its surroundings (twice its size each way), as a doorway camera sees
     it, as JPEG bytes 320 px wide."""
     image = cv2.imread(str(face.image))

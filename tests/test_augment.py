@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from train.augment import _turn_head
+from maskwatch.train.augment import _turn_head
 
 
 def test_a_turned_head_keeps_the_centre_line_and_narrows_one_side(data_root):

@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from edge.bundle import MANIFEST_FILE, load_bundle, sha256_file
-from edge.errors import EXIT_CONFIG, BundleError
-from edge.pipeline import MaskPipeline
+from maskwatch.core.bundle import MANIFEST_FILE, load_bundle, sha256_file
+from maskwatch.core.errors import EXIT_CONFIG, BundleError
+from maskwatch.vision.pipeline import MaskPipeline
 from tests.conftest import ROOT, error_lines, maskwatch
 
 
@@ -111,7 +111,7 @@ def test_an_unknown_detector_kind_is_refused(bundle_copy):
 
 
 def test_the_bundle_as_one_archive_verifies_and_runs(bundle_copy, tmp_path):
-    from convert.bundle import pack
+    from maskwatch.convert.bundle import pack
 
     archive = pack(bundle_copy, tmp_path / "bundle.tar.gz")
     assert load_bundle(archive).manifest == load_bundle(bundle_copy).manifest
@@ -122,7 +122,7 @@ def test_the_bundle_as_one_archive_verifies_and_runs(bundle_copy, tmp_path):
 
 
 def test_a_truncated_archive_is_refused(bundle_copy, tmp_path):
-    from convert.bundle import pack
+    from maskwatch.convert.bundle import pack
 
     archive = pack(bundle_copy, tmp_path / "bundle.tar.gz")
     archive.write_bytes(archive.read_bytes()[:2000])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from train.calibration import (
+from maskwatch.train.calibration import (
     calibrate,
     expected_calibration_error,
     fit_temperature,
@@ -11,7 +11,7 @@ from train.calibration import (
     scaled,
     vote_threshold,
 )
-from train.model import build_classifier
+from maskwatch.train.model import build_classifier
 
 
 def overconfident(temperature: float, count: int = 4000, seed: int = 0):

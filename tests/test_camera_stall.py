@@ -5,9 +5,9 @@ import http.client
 import json
 import time
 
-from scripts.local_broker import Listener, free_port
 from tests.conftest import TOPIC, start_daemon, terminate
 from tests.mjpeg_camera import MjpegCamera, face_scene
+from workbench.local_broker import Listener, free_port
 
 
 def test_the_alarm_clears_while_a_stalled_camera_sends_nothing(broker, clear_faces, tmp_path):

@@ -6,12 +6,12 @@ import json
 import threading
 import time
 
-from edge.clock import Moment, SystemClock
-from edge.config import load_config
-from edge.daemon import Daemon, StopFlag
-from scripts.local_broker import Listener
+from maskwatch.core.clock import Moment, SystemClock
+from maskwatch.core.config import load_config
+from maskwatch.service.daemon import Daemon, StopFlag
 from tests.conftest import CONFIG, TOPIC
 from tests.mjpeg_camera import MjpegCamera, empty_scene, face_scene
+from workbench.local_broker import Listener
 
 
 class SteppableClock:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config, parse_override
-from edge.errors import EXIT_CONFIG, ConfigError
+from maskwatch.core.config import load_config, parse_override
+from maskwatch.core.errors import EXIT_CONFIG, ConfigError
 from tests.conftest import ROOT, error_lines, maskwatch
 
 DEFAULT = ROOT / "config" / "maskwatch.toml"

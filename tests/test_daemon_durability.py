@@ -11,8 +11,8 @@ from datetime import datetime
 import cv2
 import numpy as np
 
-from scripts.local_broker import Listener, LocalBroker
 from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon
+from workbench.local_broker import Listener, LocalBroker
 
 EVENTS = f"{TOPIC}/events"
 

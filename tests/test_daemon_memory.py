@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 
-from scripts.local_broker import Listener
 from tests.conftest import TOPIC, start_daemon, terminate
+from workbench.local_broker import Listener
 
 FRAMES = 10_000
 WARM_UP = 1_500  # paho, SQLite's cache and the 512-sample latency windows fill up first

@@ -8,8 +8,8 @@ from collections import Counter
 
 import cv2
 
-from scripts.local_broker import Listener
 from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon
+from workbench.local_broker import Listener
 
 
 def iou(a, b):

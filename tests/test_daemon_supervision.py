@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
-from edge.daemon import Daemon, StopFlag
+from maskwatch.core.config import load_config
+from maskwatch.service.daemon import Daemon, StopFlag
 from tests.conftest import CONFIG, FRAMES_PER_SCENE
 
 

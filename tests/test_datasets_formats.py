@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from train.data import parse_source, read_sources
-from train.datasets import DatasetError, load_label_map, read_csv_boxes, read_yolo_scenes
+from maskwatch.train.data import parse_source, read_sources
+from maskwatch.train.datasets import DatasetError, load_label_map, read_csv_boxes, read_yolo_scenes
 
 
 def test_yolo_scenes_are_read_with_their_counts(data_root):

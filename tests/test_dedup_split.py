@@ -5,10 +5,10 @@ import json
 import cv2
 import pytest
 
+from maskwatch.train.data import DEFAULT_SOURCES, prepare_split, read_sources
+from maskwatch.train.dedup import duplicate_groups, group_scenes, phash
+from maskwatch.train.split import SPLITS, load_split_scenes
 from tests.conftest import SPLIT
-from train.data import DEFAULT_SOURCES, prepare_split, read_sources
-from train.dedup import duplicate_groups, group_scenes, phash
-from train.split import SPLITS, load_split_scenes
 
 
 def test_phash_sees_a_rescaled_reencoded_copy_and_not_another_photo(data_root, tmp_path):

@@ -3,7 +3,7 @@ import json
 import cv2
 import pytest
 
-from edge.labels import CLASSIFIER_LABELS
+from maskwatch.core.labels import CLASSIFIER_LABELS
 from tests.conftest import error_lines, maskwatch
 
 IMAGES = ("maksssksksss0.jpg", "maksssksksss1.jpg", "maksssksksss10.jpg")

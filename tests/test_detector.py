@@ -5,9 +5,9 @@ import dataclasses
 import cv2
 import pytest
 
-from edge.bundle import load_bundle
-from edge.detectors import create_detector
-from edge.matching import iou_matrix
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.matching import iou_matrix
+from maskwatch.vision.detectors import create_detector
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,9 @@ def test_upscaled_small_frames_map_back_too(data_root, bundle_dir, detector_info
 
 def test_a_res10_bundle_runs_the_seeds_detector(bundle_dir, data_root, tmp_path):
     """res10 SSD (OpenCV 4.x Caffe) as a bundle's detector kind, files from its wheel."""
-    from convert.bundle import build_bundle
-    from edge.detectors import RES10_DETECTOR
-    from edge.pipeline import MaskPipeline
+    from maskwatch.convert.bundle import build_bundle
+    from maskwatch.vision.detectors import RES10_DETECTOR
+    from maskwatch.vision.pipeline import MaskPipeline
 
     manifest = load_bundle(bundle_dir).manifest
     build_bundle(

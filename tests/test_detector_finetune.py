@@ -12,14 +12,14 @@ import onnx
 import pytest
 import tensorflow as tf
 
-from edge.bundle import load_bundle, sha256_file
-from edge.detectors import MASKS_YUNET, ORIGINAL_YUNET, YUNET_MASKS_FILE
-from edge.matching import iou_matrix
-from edge.preprocess import BoxConvention
+from maskwatch.core.bundle import load_bundle, sha256_file
+from maskwatch.core.matching import iou_matrix
+from maskwatch.core.preprocess import BoxConvention
+from maskwatch.train.detector_data import CropSampler, SceneTargets, build_targets
+from maskwatch.train.detector_loss import detector_loss, simota
+from maskwatch.train.yunet_graph import STRIDES, YuNetGraph, concat_levels, prior_grid
+from maskwatch.vision.detectors import MASKS_YUNET, ORIGINAL_YUNET, YUNET_MASKS_FILE
 from tests.conftest import ROOT
-from train.detector_data import CropSampler, SceneTargets, build_targets
-from train.detector_loss import detector_loss, simota
-from train.yunet_graph import STRIDES, YuNetGraph, concat_levels, prior_grid
 
 MODELS = ROOT.parent / "shared" / "models"
 BASE = MODELS / ORIGINAL_YUNET.file
@@ -124,7 +124,7 @@ def test_simota_assigns_priors_inside_a_face_at_a_fitting_stride():
 
 def test_a_few_steps_on_real_scenes_lower_the_loss(data_root, tmp_path):
     image = data_root / SCENE
-    from train.datasets import read_voc_scenes
+    from maskwatch.train.datasets import read_voc_scenes
 
     faces = [f for f in read_voc_scenes(data_root / "scenes-voc") if f.image == image]
     scenes, convention = build_targets({image: faces}, BASE, tmp_path, painter=None, log=False)
@@ -167,7 +167,7 @@ def test_the_box_convention_fit_recovers_a_known_shift():
 def test_the_bundle_crops_faces_where_the_classifiers_training_crops_were(bundle_dir):
     """The fine-tuned detector draws the annotators' boxes; the classifier learned on crops
     around the original YuNet's, so the manifest carries the map back and the pipeline uses it."""
-    from edge.pipeline import MaskPipeline
+    from maskwatch.vision.pipeline import MaskPipeline
 
     manifest = load_bundle(bundle_dir).manifest
     provenance = json.loads(FINE_TUNED.with_suffix(".json").read_text())
@@ -209,7 +209,7 @@ GOLDEN = ROOT / "tests" / "golden_detections.json"
 
 def bundle_detections(bundle_dir, data_root):
     """The default bundle's detector on the golden scenes, as the daemon runs it."""
-    from edge.detectors import create_detector
+    from maskwatch.vision.detectors import create_detector
 
     manifest = load_bundle(bundle_dir).manifest
     detector = create_detector(manifest.detector, bundle_dir)
@@ -231,7 +231,7 @@ def test_the_golden_scenes_keep_their_detections(bundle_dir, data_root):
 
 
 def test_a_fine_tuned_file_that_differs_from_its_provenance_is_refused(tmp_path):
-    from convert.detector_files import FetchError, obtain_detector
+    from maskwatch.convert.detector_files import FetchError, obtain_detector
 
     folder = tmp_path / "models"
     folder.mkdir()
@@ -251,7 +251,7 @@ def test_a_fine_tuned_file_that_differs_from_its_provenance_is_refused(tmp_path)
 
 
 def test_the_smallest_training_scale_is_a_setting_and_checked(capsys):
-    from train.detector_train import parse_args
+    from maskwatch.train.detector_train import parse_args
 
     _, settings = parse_args([])
     assert settings.min_side == 288  # the shipped file's recipe
@@ -265,7 +265,7 @@ def test_the_smallest_training_scale_is_a_setting_and_checked(capsys):
 def test_the_weight_average_is_a_setting_checked_and_moves_toward_the_weights(capsys):
     import tensorflow as tf
 
-    from train.detector_train import move_average, parse_args
+    from maskwatch.train.detector_train import move_average, parse_args
 
     assert parse_args([])[1].ema_decay == 0.0  # the shipped file's recipe: the last weights
     assert parse_args(["--ema-decay", "0.995"])[1].ema_decay == 0.995

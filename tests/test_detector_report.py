@@ -5,14 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.bundle import DetectorInfo, load_bundle
-from edge.detectors import YUNET_FILE, Detection
-from edge.detectors.yunet import YuNetDetector
-from edge.images import read_image
-from tests.conftest import ROOT
-from train.annotation_fixes import FixedScenes, load_fixes
-from train.datasets import DatasetError, FaceSample
-from train.detector_report import (
+from maskwatch.core.bundle import DetectorInfo, load_bundle
+from maskwatch.core.images import read_image
+from maskwatch.train.annotation_fixes import FixedScenes, load_fixes
+from maskwatch.train.datasets import DatasetError, FaceSample
+from maskwatch.train.detector_report import (
     detection_figures,
     load_detector,
     main,
@@ -20,7 +17,11 @@ from train.detector_report import (
     provenance_threshold,
     run_detector,
 )
-from train.evaluate import DEFAULT_FIXES, FIXED
+from maskwatch.train.evaluate import DEFAULT_FIXES, FIXED
+from maskwatch.vision.detectors import YUNET_FILE
+from maskwatch.vision.detectors.base import Detection
+from maskwatch.vision.detectors.yunet import YuNetDetector
+from tests.conftest import ROOT
 
 YUNET = ROOT.parent / "shared" / "models" / YUNET_FILE
 IMAGE = Path("x.jpg")
@@ -90,7 +91,8 @@ def test_the_report_on_the_real_test_split_agrees_with_the_scene_evaluation(
     data_root, bundle_dir, tmp_path
 ):
     """The bundle's detector, at the bundle's threshold: its recall per class and width is
-    the one ``train.evaluate`` recorded for the whole bundle at max side 320, with the fixes."""
+    the one ``maskwatch.train.evaluate`` recorded for the whole bundle at max side 320, with
+    the fixes."""
     detector = load_bundle(bundle_dir).manifest.detector
     named = f"bundle={bundle_dir / detector.file}@{detector.score_threshold}"
     main(["--detector", named, "--max-side", "320", "--out", str(tmp_path),
@@ -122,7 +124,7 @@ def test_the_report_on_the_real_test_split_agrees_with_the_scene_evaluation(
 def test_a_bad_detector_file_is_named_in_one_line(data_root, capsys, path, message):
     with pytest.raises(SystemExit) as exit_info:
         main(["--detector", f"bad={path}", "--max-side", "320", "--data-root", str(data_root)])
-    assert str(exit_info.value).startswith("train.detector_report: error: ")
+    assert str(exit_info.value).startswith("maskwatch.train.detector_report: error: ")
     assert message in str(exit_info.value) and "\n" not in str(exit_info.value)
 
 

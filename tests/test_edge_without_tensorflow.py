@@ -16,7 +16,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in {'tensorflow', 'keras', 'tf_keras'}:
             raise ImportError(f'{name} is not installed on this device')
 sys.meta_path.insert(0, Block())
-from edge.cli import main
+from maskwatch.service.cli import main
 code = main(sys.argv[1:])
 heavy = {'tensorflow', 'keras', 'train', 'convert'}
 loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)

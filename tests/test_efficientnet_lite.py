@@ -8,12 +8,12 @@ on ``(LINSPACE - 127) / 128``, the preprocessing this Keras model applies itself
 import numpy as np
 import pytest
 
-from train.efficientnet_lite import (
+from maskwatch.train.efficientnet_lite import (
     _load_checkpoint,
     build_efficientnet_lite0,
     pretrained_weights_path,
 )
-from train.pth_reader import read_pth
+from maskwatch.train.pth_reader import read_pth
 
 LINSPACE = np.linspace(0, 255, 224 * 224 * 3, dtype=np.float32).reshape(1, 224, 224, 3)
 TORCH_LOGITS = {  # ImageNet class index -> PyTorch logit for LINSPACE

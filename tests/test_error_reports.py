@@ -3,12 +3,18 @@
 import cv2
 import numpy as np
 
-from edge.preprocess import PreprocessSpec
+from maskwatch.core.preprocess import PreprocessSpec
+from maskwatch.train.crops import cached_crops, face_widths, load_crops
+from maskwatch.train.data import read_sources
+from maskwatch.train.error_reports import (
+    TILE,
+    accuracy_by_width,
+    error_sheet,
+    width_name,
+    worst_errors,
+)
+from maskwatch.train.split import apply_split
 from tests.conftest import SPLIT
-from train.crops import cached_crops, face_widths, load_crops
-from train.data import read_sources
-from train.error_reports import TILE, accuracy_by_width, error_sheet, width_name, worst_errors
-from train.split import apply_split
 
 
 def test_width_bins():

@@ -4,17 +4,23 @@ import json
 
 import numpy as np
 
-from edge.bundle import load_bundle
-from edge.detectors import create_detector
-from edge.pipeline import MaskPipeline
-from edge.preprocess import PreprocessSpec
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.preprocess import PreprocessSpec
+from maskwatch.train.annotation_fixes import apply_fixes, load_fixes
+from maskwatch.train.crops import load_crops
+from maskwatch.train.data import read_sources
+from maskwatch.train.datasets import read_voc_scenes
+from maskwatch.train.evaluate import (
+    AS_ANNOTATED,
+    DEFAULT_FIXES,
+    FIXED,
+    evaluate_scenes,
+    scene_samples,
+)
+from maskwatch.train.split import apply_split
+from maskwatch.vision.detectors import create_detector
+from maskwatch.vision.pipeline import MaskPipeline
 from tests.conftest import ROOT, SPLIT
-from train.annotation_fixes import apply_fixes, load_fixes
-from train.crops import load_crops
-from train.data import read_sources
-from train.datasets import read_voc_scenes
-from train.evaluate import AS_ANNOTATED, DEFAULT_FIXES, FIXED, evaluate_scenes, scene_samples
-from train.split import apply_split
 
 REPORTS = ROOT / "reports"
 

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from edge.errors import ConfigError
-from edge.event_queue import EventQueue
-from edge.outbox import Outbox
+from maskwatch.core.errors import ConfigError
+from maskwatch.publish.event_queue import EventQueue
+from maskwatch.publish.outbox import Outbox
 
 
 def payload(seq):

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from convert.detector_files import YUNET, FetchError, fetch
-from edge.bundle import sha256_file
+from maskwatch.convert.detector_files import YUNET, FetchError, fetch
+from maskwatch.core.bundle import sha256_file
 
 
 @pytest.fixture

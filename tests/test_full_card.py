@@ -12,11 +12,11 @@ import threading
 
 import pytest
 
-from edge.errors import EXIT_CONFIG
-from edge.event_queue import EventQueue
-from scripts.local_broker import Listener, LocalBroker
+from maskwatch.core.errors import EXIT_CONFIG
+from maskwatch.publish.event_queue import EventQueue
 from tests.conftest import CONFIG, ROOT, TOPIC, maskwatch, start_daemon, wait_until
 from tests.mjpeg_camera import empty_scene
+from workbench.local_broker import Listener, LocalBroker
 
 EVENTS = f"{TOPIC}/events"
 QUEUE_TOPIC = f"{TOPIC}/queue"

@@ -6,8 +6,8 @@ import re
 import cv2
 import numpy as np
 
-from scripts.local_broker import Listener
 from tests.conftest import FRAMES_PER_SCENE, TOPIC, link_still_sequences, start_daemon, terminate
+from workbench.local_broker import Listener
 
 NODE = "maskwatch_front-door"
 ENTITIES = {

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_broker import Listener
 from tests.conftest import FRAMES_PER_SCENE, ROOT, TOPIC, link_still_sequences
 from tests.test_releases import RELEASES
+from workbench.local_broker import Listener
 
 MAX_EXPOSURE = 3.0
 BOOKWORM_OS_RELEASE = (
@@ -69,7 +69,7 @@ def mode(path):
 def test_deploy_copies_the_device_part_only(deployed, bundle_dir):
     target, _, output = deployed
     assert f"deploy: installing on {target}" in output
-    assert (target / "edge" / "daemon.py").is_file() and (
+    assert (target / "edge" / "service" / "daemon.py").is_file() and (
         target / "systemd" / "install.sh"
     ).is_file()
     for name in ("manifest.json", "mask_classifier_int8.tflite"):
@@ -82,6 +82,10 @@ def test_the_installed_files_their_owners_and_modes(deployed, bundle_dir):
     _, root, output = deployed
     venv = root / "opt/maskwatch/venv"
     assert os.access(venv / "bin/maskwatch", os.X_OK)
+    # One package, maskwatch, with the device's parts only (setup.py: no train/ on a Pi).
+    (package,) = venv.glob("lib/python3*/site-packages/maskwatch")
+    assert (package / "service" / "daemon.py").is_file()
+    assert not (package / "train").exists() and not (package / "convert").exists()
     # picamera2 comes from apt on Raspberry Pi OS: the venv must see the system packages.
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
     probe = subprocess.run(

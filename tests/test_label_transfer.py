@@ -2,9 +2,9 @@
 
 from collections import Counter
 
-from train.data import read_sources
-from train.datasets import read_voc_scenes, read_yolo_scenes
-from train.label_transfer import carry_labels
+from maskwatch.train.data import read_sources
+from maskwatch.train.datasets import read_voc_scenes, read_yolo_scenes
+from maskwatch.train.label_transfer import carry_labels
 
 
 def test_mask_incorrect_faces_are_carried_onto_the_kept_copies(data_root):

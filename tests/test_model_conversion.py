@@ -5,15 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from convert.tflite import classifier_info, convert, saved_split, split_crops
-from edge.bundle import load_bundle
-from edge.classifier import TFLiteClassifier
-from edge.preprocess import PreprocessSpec
+from maskwatch.convert.classifier_entry import classifier_info
+from maskwatch.convert.tflite import convert, saved_split, split_crops
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.preprocess import PreprocessSpec
+from maskwatch.train.crops import load_crops
+from maskwatch.train.datasets import read_voc_scenes
+from maskwatch.train.metrics import classification_report
+from maskwatch.train.split import split_samples
+from maskwatch.vision.classifier import TFLiteClassifier
 from tests.conftest import ROOT, SPLIT
-from train.crops import load_crops
-from train.datasets import read_voc_scenes
-from train.metrics import classification_report
-from train.split import split_samples
 
 SEED = 1234
 
@@ -26,7 +27,7 @@ def split(data_root):
 def test_a_trained_model_converts_to_int8_that_agrees_with_keras(split, tmp_path):
     import keras
 
-    from train.model import build_small_cnn
+    from maskwatch.train.model import build_small_cnn
 
     keras.utils.set_random_seed(SEED)
     spec = PreprocessSpec(input_size=32)

@@ -6,24 +6,24 @@ import time
 import numpy as np
 import pytest
 
-from edge.bundle import load_bundle
-from edge.clock import Moment
-from edge.config import MotionConfig, load_config
-from edge.detection_plan import DetectionPlanner, Plan, PlanStats, recent_faces
-from edge.errors import ConfigError
-from edge.images import read_image
-from edge.matching import iou_matrix
-from edge.motion import MotionDetector
-from edge.pacing import FramePacer
-from edge.pipeline import MaskPipeline
-from edge.regions import Region, input_pixels, plan_regions
-from edge.stats import CpuRate, detection_status
-from edge.tracker import Tracker
-from scripts import door_day
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.clock import Moment
+from maskwatch.core.config import MotionConfig, load_config
+from maskwatch.core.errors import ConfigError
+from maskwatch.core.images import read_image
+from maskwatch.core.matching import iou_matrix
+from maskwatch.core.stats import CpuRate, detection_status
+from maskwatch.service.pacing import FramePacer
+from maskwatch.tracking.tracker import Tracker, recent_faces
+from maskwatch.vision.detection_plan import DetectionPlanner, Plan, PlanStats
+from maskwatch.vision.motion import MotionDetector
+from maskwatch.vision.pipeline import MaskPipeline
+from maskwatch.vision.regions import Region, input_pixels, plan_regions
 from tests.conftest import CONFIG
+from workbench import door_scenes
 
-WIDTH, HEIGHT = door_day.SIZE
-PLANT = (door_day.PLANT_MASK,)
+WIDTH, HEIGHT = door_scenes.SIZE
+PLANT = (door_scenes.PLANT_MASK,)
 OFFSET = (700, 260)  # where the photo sits in the 1280x720 view
 
 
@@ -46,7 +46,7 @@ def person(clear_faces):
 
 def sequence(view: np.ndarray, seconds: float, exposure_step: float | None = None):
     """The door day's camera (noise, drift, the plant) looking at ``view``, nobody walking."""
-    return door_day.DoorSequence(view, [], (), seconds, exposure_step)
+    return door_scenes.DoorSequence(view, [], (), seconds, exposure_step)
 
 
 def motion_boxes(detector: MotionDetector, frames) -> list[list]:
@@ -57,7 +57,7 @@ def test_an_ignore_mask_silences_the_swaying_plant(person):
     camera = sequence(person[0], 3.0)
     frames = [camera.render(k) for k in range(45)]
     unmasked = motion_boxes(MotionDetector(MotionConfig()), frames)
-    plant_left = door_day.PLANT_MASK[0] * WIDTH
+    plant_left = door_scenes.PLANT_MASK[0] * WIDTH
     assert sum(bool(boxes) for boxes in unmasked) > 30  # the plant moves in most frames
     assert all(box[2] > plant_left for boxes in unmasked for box in boxes)  # and only it
     masked = motion_boxes(MotionDetector(MotionConfig(mask=PLANT)), frames)
@@ -96,13 +96,13 @@ def test_the_heartbeat_finds_a_person_standing_still(bundle, person):
     planner.plan(frames.render(0), [])  # the background is learnt with the person in it
     events, runs = [], []
     for k in range(1, frames.frames):
-        now = k / door_day.FPS
+        now = k / door_scenes.FPS
         frame = frames.render(k)
         plan = planner.plan(frame, recent_faces(tracker.tracks, now))
         runs.append((k, plan.regions))
         faces = pipeline.process(frame, regions=plan.regions)
         events += [(k, e) for e in tracker.update(faces, Moment(now, now)) if e.kind == "new"]
-    heartbeat = 5 * door_day.FPS
+    heartbeat = 5 * door_scenes.FPS
     assert all(regions == [] for k, regions in runs if k < heartbeat)  # still: nothing runs
     assert runs[heartbeat - 1] == (heartbeat, None)  # the heartbeat's full-frame pass
     assert all(regions for k, regions in runs if k > heartbeat)  # then the tracked face

@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-import edge.mqtt
-from edge.config import load_config
-from edge.event_queue import EventQueue
-from edge.mqtt import MqttPublisher
-from scripts.local_broker import Listener, LocalBroker
+import maskwatch.publish.mqtt
+from maskwatch.core.config import load_config
+from maskwatch.publish.event_queue import EventQueue
+from maskwatch.publish.mqtt import MqttPublisher
 from tests.conftest import wait_until
+from workbench.local_broker import Listener, LocalBroker
 
 EVENTS = "maskwatch/unit/events"
 NO_MASK = "maskwatch/unit/no_mask"
@@ -138,7 +138,7 @@ def test_a_dead_sender_is_restarted_once_and_then_reported(broker, tmp_path, cap
     publisher._wake.set()
     assert wait_until(lambda: not publisher._sender.is_alive())
     assert publisher.supervise() is False
-    monkeypatch.setattr(edge.mqtt, "RESTART_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(maskwatch.publish.mqtt, "RESTART_GRACE_SECONDS", 0.0)
     publisher._send_some = send_some
     assert publisher.supervise()  # after the grace period it is restarted again
     publisher.stop()

@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import load_config
-from edge.errors import ConfigError
-from edge.mqtt import PASSWORD_VARIABLE, read_password
-from scripts.local_broker import Listener, LocalBroker, free_port
+from maskwatch.core.config import load_config
+from maskwatch.core.errors import ConfigError
+from maskwatch.publish.mqtt import PASSWORD_VARIABLE, read_password
 from tests.conftest import (
     CONFIG,
     FRAMES_PER_SCENE,
@@ -21,6 +20,7 @@ from tests.conftest import (
     maskwatch,
     start_daemon,
 )
+from workbench.local_broker import Listener, LocalBroker, free_port
 
 PASSWORD = "correct-horse-battery"
 

@@ -5,13 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from convert.parity import Figure, ParityError, check, crop_figures
-from convert.tflite import classifier_info, convert, saved_split, split_crops
-from edge.bundle import load_bundle
-from edge.classifier import TFLiteClassifier
-from edge.pipeline import MaskPipeline
+from maskwatch.convert.classifier_entry import classifier_info
+from maskwatch.convert.parity import Figure, ParityError, check, crop_figures
+from maskwatch.convert.tflite import convert, saved_split, split_crops
+from maskwatch.core.bundle import load_bundle
+from maskwatch.train.evaluate import evaluate_scenes, scene_samples
+from maskwatch.vision.classifier import TFLiteClassifier
+from maskwatch.vision.pipeline import MaskPipeline
 from tests.conftest import ROOT, SPLIT
-from train.evaluate import evaluate_scenes, scene_samples
 
 MODELS = ROOT / "models"
 

@@ -92,7 +92,7 @@ def expected_diagnosis(venv: Path, system_site: Path) -> re.Pattern:
 
 
 def test_maskwatch_check_names_both_numpys_and_the_fix(numpy2_venv, system_site):
-    result = run_in(numpy2_venv, "-m", "edge.cli", "check", "--config", str(CONFIG),
+    result = run_in(numpy2_venv, "-m", "maskwatch", "check", "--config", str(CONFIG),
                     *PICAMERA2, "--set", "mqtt.port=9")  # fmt: skip
     assert result.returncode == 1, result.stderr
     source = [line for line in result.stdout.splitlines() if line.startswith("source:")]
@@ -103,7 +103,7 @@ def test_maskwatch_check_names_both_numpys_and_the_fix(numpy2_venv, system_site)
 
 
 def test_the_daemon_stops_with_the_diagnosis_and_exit_78(numpy2_venv, system_site, tmp_path):
-    result = run_in(numpy2_venv, "-m", "edge.cli", "run", "--config", str(CONFIG),
+    result = run_in(numpy2_venv, "-m", "maskwatch", "run", "--config", str(CONFIG),
                     *PICAMERA2, "--set", f"queue.path={tmp_path / 'q.sqlite3'}")  # fmt: skip
     assert result.returncode == 78, result.stderr
     errors = error_lines(result.stderr)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from edge.bundle import load_bundle
-from edge.config import load_config
-from edge.errors import ConfigError
-from edge.images import read_image
-from edge.pipeline import FaceFilter, MaskPipeline
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.config import load_config
+from maskwatch.core.errors import ConfigError
+from maskwatch.core.images import read_image
+from maskwatch.vision.pipeline import FaceFilter, MaskPipeline
 
 SCENE = "maksssksksss0.jpg"  # several faces across the frame
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.preprocess import PreprocessSpec, crop_face, square_crop_box, to_input_batch
+from maskwatch.core.preprocess import PreprocessSpec, crop_face, square_crop_box, to_input_batch
 
 
 def test_square_crop_box_squares_and_adds_margin():
@@ -73,7 +73,7 @@ def test_spec_refuses_nonsense(kwargs):
 
 
 def test_mask_is_given_only_at_the_operating_point():
-    from edge.labels import CLASSIFIER_LABELS, decide_labels
+    from maskwatch.core.labels import CLASSIFIER_LABELS, decide_labels
 
     probabilities = np.array(
         [[0.70, 0.20, 0.10], [0.95, 0.04, 0.01], [0.45, 0.15, 0.40], [0.10, 0.85, 0.05]]

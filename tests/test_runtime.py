@@ -1,7 +1,7 @@
 import pytest
 
-from edge.errors import MaskwatchError
-from edge.runtime import RUNTIME_MODULES, interpreter_class
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.vision.runtime import RUNTIME_MODULES, interpreter_class
 
 
 def test_runtime_auto_finds_an_installed_runtime():

@@ -6,16 +6,16 @@ import subprocess
 
 import pytest
 
-from edge.matching import match_greedy
+from maskwatch.core.matching import match_greedy
+from maskwatch.train.data import read_sources
+from maskwatch.train.split import apply_split
 from tests.conftest import ROOT, SPLIT
-from train.data import read_sources
-from train.split import apply_split
 
 TFLITE_PYTHON = ROOT / ".venv-tflite" / "bin" / "python"
 
 
 def detect(python, runtime, images, out):
-    command = [str(python), "-m", "edge.cli", "detect", "--runtime", runtime, "--json", str(out)]
+    command = [str(python), "-m", "maskwatch", "detect", "--runtime", runtime, "--json", str(out)]
     result = subprocess.run(
         [*command, *map(str, images)], cwd=ROOT, capture_output=True, text=True, timeout=300
     )

@@ -5,14 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.bundle import load_bundle
-from edge.matching import match_greedy
-from edge.pipeline import Face, MaskPipeline
-from tests.conftest import ROOT, SPLIT
-from train.annotation_fixes import apply_fixes, load_fixes
-from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import DatasetError, FaceSample
-from train.evaluate import (
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.matching import match_greedy
+from maskwatch.train.annotation_fixes import apply_fixes, load_fixes
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.datasets import DatasetError, FaceSample
+from maskwatch.train.evaluate import (
     DEFAULT_FIXES,
     SceneTally,
     label_probabilities,
@@ -21,8 +19,10 @@ from train.evaluate import (
     score_scenes,
     width_bin,
 )
-from train.reports import roc_pr
-from train.split import apply_split
+from maskwatch.train.reports import roc_pr
+from maskwatch.train.split import apply_split
+from maskwatch.vision.pipeline import Face, MaskPipeline
+from tests.conftest import ROOT, SPLIT
 
 
 def annotated(label, box):

@@ -5,13 +5,13 @@ frames between carry the label over without a classifier call."""
 import numpy as np
 import pytest
 
-from edge.bundle import load_bundle
-from edge.clock import Moment
-from edge.config import TrackingConfig
-from edge.images import read_image
-from edge.pipeline import Face, MaskPipeline
-from edge.schedule import ClassificationSchedule, FaceLabeller
-from edge.tracker import Tracker
+from maskwatch.core.bundle import load_bundle
+from maskwatch.core.clock import Moment
+from maskwatch.core.config import TrackingConfig
+from maskwatch.core.images import read_image
+from maskwatch.tracking.schedule import ClassificationSchedule, FaceLabeller
+from maskwatch.tracking.tracker import Tracker
+from maskwatch.vision.pipeline import Face, MaskPipeline
 
 FPS = 15
 
@@ -108,8 +108,8 @@ def test_a_face_too_unsure_to_vote_is_classified_on_every_frame():
 
 
 def test_schedule_config_is_checked():
-    from edge.config import load_config
-    from edge.errors import ConfigError
+    from maskwatch.core.config import load_config
+    from maskwatch.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"tracking\.classify_every: expected at least 1"):
         load_config(None, ["tracking.classify_every=0"], {})

@@ -12,14 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import EXIT_CONFIG
-from scripts.local_broker import free_port
+from maskwatch.core.errors import EXIT_CONFIG
 from tests.conftest import (
     CONFIG,
     error_lines,
     maskwatch,
     start_daemon,
 )
+from workbench.local_broker import free_port
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_garbage_image_is_one_warning_and_the_daemon_goes_on(broker, data_root
     warnings = [line for line in stderr.splitlines() if "b.jpg" in line]
     assert len(warnings) == 1 and "not a readable image" in warnings[0]
     # journald reads the level from the <N> prefix and adds the time itself.
-    assert warnings[0].startswith("<4>edge.sources: skipping frame: ")
+    assert warnings[0].startswith("<4>maskwatch.service.sources: skipping frame: ")
     assert "processed 1 frames" in stderr
 
 

@@ -13,11 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import SourceConfig
-from edge.errors import ConfigError, SourceError
-from edge.sources import LiveSource, open_source
-from scripts.local_broker import Listener
+from maskwatch.core.config import SourceConfig
+from maskwatch.core.errors import ConfigError, SourceError
+from maskwatch.service.sources import LiveSource, open_source
 from tests.conftest import TOPIC, start_daemon, wait_until
+from workbench.local_broker import Listener
 
 
 def frames_of(source):
@@ -141,7 +141,7 @@ def test_a_stream_url_is_read_through_opencv(http_stream):
 def test_a_camera_that_fails_is_reopened_with_backoff(scene_video, tmp_path, caplog):
     camera = tmp_path / "camera.avi"
     shutil.copy(scene_video, camera)
-    caplog.set_level(logging.INFO, logger="edge.sources")
+    caplog.set_level(logging.INFO, logger="maskwatch.service.sources")
     source = open_source(SourceConfig(kind="capture", device=str(camera), reopen_max=1.0))
     try:
         assert take(source, 1)

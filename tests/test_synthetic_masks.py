@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from train.synthetic_masks import MaskPainter
+from maskwatch.train.synthetic_masks import MaskPainter
 
 LEFT_EYE, RIGHT_EYE, NOSE_TIP, CHIN = 33, 263, 1, 152
 UPPER_LIP, LOWER_LIP = 0, 17

@@ -1,9 +1,9 @@
 """Tracking: one person is one 'new', a flicker changes nothing, leaving ends the track."""
 
-from edge.clock import Moment
-from edge.config import TrackingConfig
-from edge.pipeline import Face
-from edge.tracker import Tracker
+from maskwatch.core.clock import Moment
+from maskwatch.core.config import TrackingConfig
+from maskwatch.tracking.tracker import Tracker
+from maskwatch.vision.pipeline import Face
 
 
 def face(x, label="no_mask", score=0.9):

@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.preprocess import PreprocessSpec, crop_face
-from train.crops import load_crops
-from train.datasets import DatasetError, read_class_folders, read_voc_scenes
-from train.split import SPLITS, split_samples
+from maskwatch.core.preprocess import PreprocessSpec, crop_face
+from maskwatch.train.crops import load_crops
+from maskwatch.train.datasets import DatasetError, read_class_folders, read_voc_scenes
+from maskwatch.train.split import SPLITS, split_samples
 
 SEED = 1234
 
@@ -81,7 +81,7 @@ def test_training_crops_are_the_device_crops(voc):
 
 
 def test_class_weights_balanced_and_square_root():
-    from train.train import class_weights
+    from maskwatch.train.train import class_weights
 
     counts = np.array([3000, 1500, 300])
     balanced = class_weights(counts, "balanced")

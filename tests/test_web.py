@@ -14,9 +14,8 @@ import tomllib
 
 import pytest
 
-from edge.config import load_config
-from edge.errors import EXIT_CONFIG
-from scripts.local_broker import LocalBroker, free_port
+from maskwatch.core.config import load_config
+from maskwatch.core.errors import EXIT_CONFIG
 from tests.conftest import (
     CONFIG,
     error_lines,
@@ -25,6 +24,7 @@ from tests.conftest import (
     terminate,
 )
 from tests.test_full_card import fill_to_the_cap
+from workbench.local_broker import LocalBroker, free_port
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -19,8 +19,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.preprocess import Box
-from train.datasets import DatasetError, FaceSample
+from maskwatch.core.preprocess import Box
+from maskwatch.train.datasets import DatasetError, FaceSample
 
 KINDS = ("ignore", "relabel")
 FIXABLE_LABELS = ("mask", "no_mask", "mask_incorrect")

@@ -1,4 +1,5 @@
-"""Compare trained classifiers: ``python -m train.compare runs/A runs/B --out docs/...md``.
+"""Compare trained classifiers:
+``python -m maskwatch.train.compare runs/A runs/B --out docs/...md``.
 
 Each run folder holds what ``make model``-style runs write: ``metrics.json``, the int8
 model with its crop report, and ``reports/scene_evaluation.json``. Latency is measured
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.tflite import classifier_info
-from edge.classifier import TFLiteClassifier
+from maskwatch.convert.classifier_entry import classifier_info
+from maskwatch.vision.classifier import TFLiteClassifier
 
 
 def synthetic_count(added: int | dict[str, int]) -> int:
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     table = markdown([summarise(run) for run in args.runs])
     machine = f"{platform.machine()}, Python {platform.python_version()}"
-    command = f"python -m train.compare {' '.join(map(str, args.runs))}"
+    command = f"python -m maskwatch.train.compare {' '.join(map(str, args.runs))}"
     text = f"Measured on {machine} by `{command}`.\n\n{table}"
     print(text)
     if args.out:

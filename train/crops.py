@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detectors import FaceDetector
-from edge.labels import CLASSIFIER_LABELS
-from edge.matching import match_greedy
-from edge.preprocess import Box, PreprocessSpec, crop_face
-from train.datasets import FaceSample
+from maskwatch.core.labels import CLASSIFIER_LABELS
+from maskwatch.core.matching import match_greedy
+from maskwatch.core.preprocess import Box, PreprocessSpec, crop_face
+from maskwatch.train.datasets import FaceSample
+from maskwatch.vision.detectors.base import FaceDetector
 
 CROP_MODES = ("annotated", "detector")
 

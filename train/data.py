@@ -8,7 +8,7 @@ source listed first is kept.
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from train.datasets import (
+from maskwatch.train.datasets import (
     DatasetError,
     FaceSample,
     read_class_folders,
@@ -16,9 +16,9 @@ from train.datasets import (
     read_voc_scenes,
     read_yolo_scenes,
 )
-from train.dedup import group_scenes
-from train.label_transfer import carry_labels
-from train.split import deduplicate, save_split, split_samples
+from maskwatch.train.dedup import group_scenes
+from maskwatch.train.label_transfer import carry_labels
+from maskwatch.train.split import deduplicate, save_split, split_samples
 
 SOURCE_READERS: dict[str, Callable[..., Iterator[FaceSample]]] = {
     "voc": read_voc_scenes,

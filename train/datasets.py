@@ -13,8 +13,8 @@ from pathlib import Path
 
 import cv2
 
-from edge.labels import MASK, MASK_INCORRECT, NO_MASK
-from edge.preprocess import Box
+from maskwatch.core.labels import MASK, MASK_INCORRECT, NO_MASK
+from maskwatch.core.preprocess import Box
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from train.datasets import FaceSample
+from maskwatch.train.datasets import FaceSample
 
 
 @functools.cache

@@ -8,7 +8,7 @@ For every training scene of the saved split (scenes with face boxes, never crops
   convention by :class:`BoxConvention`; its unsure boxes become regions with no loss,
   so the fine-tune neither learns nor unlearns them;
 - a second copy of the photo gets a mask painted on every unmasked face big enough for
-  FaceMesh (:class:`train.synthetic_masks.MaskPainter`), keeping the unmasked face's
+  FaceMesh (:class:`maskwatch.train.synthetic_masks.MaskPainter`), keeping the unmasked face's
   landmarks and box: the masked faces YuNet never saw, with targets it already knew.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.images import read_image
-from edge.matching import iou_matrix, match_greedy
-from edge.preprocess import BoxConvention, square_crop_box
-from train.datasets import IGNORE, FaceSample
-from train.synthetic_masks import MaskPainter
+from maskwatch.core.images import read_image
+from maskwatch.core.matching import iou_matrix, match_greedy
+from maskwatch.core.preprocess import BoxConvention, square_crop_box
+from maskwatch.train.datasets import IGNORE, FaceSample
+from maskwatch.train.synthetic_masks import MaskPainter
 
 CONFIDENT = 0.8  # original YuNet's unmatched boxes at or above this become extra targets
 UNSURE = 0.3  # ... between UNSURE and CONFIDENT become no-loss regions

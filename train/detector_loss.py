@@ -116,7 +116,7 @@ def detector_loss(
     ignore_valid: tf.Tensor,
     teacher_obj: tf.Tensor,
 ) -> dict[str, tf.Tensor]:
-    """The four losses and their sum, on :func:`train.yunet_graph.concat_levels` outputs.
+    """The four losses and their sum, on :func:`maskwatch.train.yunet_graph.concat_levels` outputs.
 
     ``teacher_obj`` (B, N) is the original detector's objectness probability on the same
     crops: the target of every prior no face is assigned to, in place of 0. Faces the

@@ -1,10 +1,10 @@
-"""Face detectors alone on the test scenes: ``python -m train.detector_report``.
+"""Face detectors alone on the test scenes: ``python -m maskwatch.train.detector_report``.
 
 Each YuNet-format ONNX file runs through ``cv2.FaceDetectorYN`` (as the bundle runs it)
 over the test split of the saved split, with the checked annotation fixes applied, once
 per ``max_side`` at a low score threshold; higher thresholds are applied afterwards
 (NMS keeps a box only against higher-scored ones, so this equals running at them).
-Scored by :func:`train.evaluate.match_scene`: detection recall per class and face
+Scored by :func:`maskwatch.train.evaluate.match_scene`: detection recall per class and face
 width, and the false-positive boxes (24 px or more, unmatched, not an ignore region).
 
 A precision-recall curve per class sweeps the score threshold. For class C a detection
@@ -20,16 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import DetectorInfo
-from edge.detectors import Detection
-from edge.detectors.yunet import YuNetDetector
-from edge.errors import MaskwatchError
-from edge.images import read_image
-from edge.labels import CLASSIFIER_LABELS, MASK, NO_MASK
-from train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
-from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import DatasetError
-from train.evaluate import (
+from maskwatch.core.bundle import DetectorInfo
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.images import read_image
+from maskwatch.core.labels import CLASSIFIER_LABELS, MASK, NO_MASK
+from maskwatch.train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.datasets import DatasetError
+from maskwatch.train.evaluate import (
     ALL_WIDTHS,
     DEFAULT_FIXES,
     MAX_SIDES,
@@ -38,8 +36,10 @@ from train.evaluate import (
     scene_samples,
     width_bin,
 )
-from train.reports import plot_precision_recall
-from train.split import apply_split
+from maskwatch.train.reports import plot_precision_recall
+from maskwatch.train.split import apply_split
+from maskwatch.vision.detectors.base import Detection
+from maskwatch.vision.detectors.yunet import YuNetDetector
 
 SWEEP_SCORE = 0.05  # the threshold the detector runs at; the sweep starts here
 THRESHOLDS = np.round(np.arange(SWEEP_SCORE, 1.0, 0.025), 3)
@@ -158,7 +158,7 @@ def detector_report(
     lines = [
         "# Face detectors alone on the test scenes",
         "",
-        "Made by `python -m train.detector_report` (`make detector-report`). Plots: "
+        "Made by `python -m maskwatch.train.detector_report` (`make detector-report`). Plots: "
         + ", ".join(f"`detector_pr_{label}.png`" for label in CLASS_NAMES)
         + ".",
         "",
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         lines = detector_report(detectors, args.max_sides or list(MAX_SIDES), scenes,
                                 args.out, args.score, args.nms)  # fmt: skip
     except (DatasetError, MaskwatchError, OSError) as error:
-        raise SystemExit(f"train.detector_report: error: {error}") from None
+        raise SystemExit(f"maskwatch.train.detector_report: error: {error}") from None
     print("\n".join(lines))
 
 

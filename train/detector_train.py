@@ -1,9 +1,10 @@
-"""Fine-tune YuNet on masked faces: ``python -m train.detector_train`` (``make detector``).
+"""Fine-tune YuNet on masked faces: ``python -m maskwatch.train.detector_train``
+(``make detector``).
 
 Starts from the shipped YuNet weights and trains only those weights (the graph, its
 outputs and its cost per frame stay as they are) on the training scenes of the saved
-split, with the targets of :mod:`train.detector_data` and the losses of
-:mod:`train.detector_loss`. Every ``--eval-every`` steps the weights are written into the
+split, with the targets of :mod:`maskwatch.train.detector_data` and the losses of
+:mod:`maskwatch.train.detector_loss`. Every ``--eval-every`` steps the weights are written into the
 ONNX graph and scored on the validation scenes through ``cv2.FaceDetectorYN`` at the
 daemon's 320 px and the bundle's 640 px; the best file is kept. Checkpoints let an
 interrupted run resume where it stopped. The result and its provenance (base weights'
@@ -21,15 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.bundle import source_commit
-from edge.bundle import sha256_file
-from edge.detectors import ORIGINAL_YUNET
-from edge.errors import MaskwatchError
-from edge.labels import MASK, NO_MASK
-from train.annotation_fixes import FixedScenes, apply_fixes
-from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import DatasetError
-from train.detector_data import (
+from maskwatch.convert.bundle import source_commit
+from maskwatch.core.bundle import sha256_file
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.labels import MASK, NO_MASK
+from maskwatch.train.annotation_fixes import FixedScenes, apply_fixes
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.datasets import DatasetError
+from maskwatch.train.detector_data import (
     MAX_CROP_SIDE,
     MIN_CROP_SIDE,
     CropSampler,
@@ -38,9 +38,15 @@ from train.detector_data import (
     save_targets,
     summary,
 )
-from train.detector_report import Detections, detection_figures, load_detector, run_detector
-from train.evaluate import scene_samples
-from train.split import apply_split
+from maskwatch.train.detector_report import (
+    Detections,
+    detection_figures,
+    load_detector,
+    run_detector,
+)
+from maskwatch.train.evaluate import scene_samples
+from maskwatch.train.split import apply_split
+from maskwatch.vision.detectors import ORIGINAL_YUNET
 
 BASE_DETECTOR = ORIGINAL_YUNET.file
 BASE_THRESHOLD = ORIGINAL_YUNET.score_threshold
@@ -61,7 +67,7 @@ class Settings:
 
 def _targets(args: argparse.Namespace, base: Path) -> tuple[list, object, dict]:
     """Training targets, built once per (split, base detector) and cached in --work."""
-    from train.synthetic_masks import MaskPainter
+    from maskwatch.train.synthetic_masks import MaskPainter
 
     samples = read_sources(args.data_root, DEFAULT_SOURCES)
     split = apply_split(samples, args.split)
@@ -139,8 +145,8 @@ def move_average(averages: list, weights: list, decay: float) -> None:
 def train_detector(args: argparse.Namespace, settings: Settings) -> dict:
     import tensorflow as tf
 
-    from train.detector_loss import detector_loss
-    from train.yunet_graph import YuNetGraph, concat_levels, prior_grid
+    from maskwatch.train.detector_loss import detector_loss
+    from maskwatch.train.yunet_graph import YuNetGraph, concat_levels, prior_grid
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -304,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         provenance = train_detector(args, settings)
     except (DatasetError, MaskwatchError, OSError) as error:
-        raise SystemExit(f"train.detector_train: error: {error}") from None
+        raise SystemExit(f"maskwatch.train.detector_train: error: {error}") from None
     val = provenance["validation"]
     print(
         f"{args.out}: step {provenance['chosen_step']}, score threshold "

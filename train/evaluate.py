@@ -1,9 +1,9 @@
-"""Scene evaluation, as a user experiences it: ``python -m train.evaluate``.
+"""Scene evaluation, as a user experiences it: ``python -m maskwatch.train.evaluate``.
 
 The whole bundle (detector + classifier) runs on the held-out scenes of the saved
 split, at each detector ``max_side`` asked for, and is scored twice: against the
 annotations as published and with the checked fixes of ``models/test_annotation_fixes.toml``
-(label corrections and ignore regions, see :mod:`train.annotation_fixes`).
+(label corrections and ignore regions, see :mod:`maskwatch.train.annotation_fixes`).
 
 The rule, per image. Predictions are matched one-to-one to the annotated faces and the
 ignore regions together, greedily by IoU >= 0.4, highest first. A prediction matched
@@ -26,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import Bundle, load_bundle
-from edge.errors import MaskwatchError
-from edge.images import read_image
-from edge.labels import CLASSIFIER_LABELS
-from edge.matching import match_greedy
-from edge.pipeline import Face, MaskPipeline
-from edge.preprocess import Box
-from train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
-from train.data import DEFAULT_SOURCES, read_sources
-from train.datasets import DatasetError, FaceSample
-from train.reports import classifier_report, scene_width_tables, write_json, write_summary
-from train.split import apply_split
+from maskwatch.core.bundle import Bundle, load_bundle
+from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.images import read_image
+from maskwatch.core.labels import CLASSIFIER_LABELS
+from maskwatch.core.matching import match_greedy
+from maskwatch.core.preprocess import Box
+from maskwatch.train.annotation_fixes import FixedScenes, apply_fixes, load_fixes
+from maskwatch.train.data import DEFAULT_SOURCES, read_sources
+from maskwatch.train.datasets import DatasetError, FaceSample
+from maskwatch.train.reports import classifier_report, scene_width_tables, write_json, write_summary
+from maskwatch.train.split import apply_split
+from maskwatch.vision.pipeline import Face, MaskPipeline
 
 MIN_IOU = 0.4
 MIN_WIDTH = 24
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     except (DatasetError, MaskwatchError, OSError) as error:
-        raise SystemExit(f"train.evaluate: error: {error}") from None
+        raise SystemExit(f"maskwatch.train.evaluate: error: {error}") from None
 
 
 def _main(argv: list[str] | None) -> None:

@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from edge.labels import MASK_INCORRECT
-from edge.matching import match_greedy
-from train.datasets import FaceSample, imagesize
-from train.dedup import group_scenes
+from maskwatch.core.labels import MASK_INCORRECT
+from maskwatch.core.matching import match_greedy
+from maskwatch.train.datasets import FaceSample, imagesize
+from maskwatch.train.dedup import group_scenes
 
 MIN_IOU = 0.5
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from edge.labels import CLASSIFIER_LABELS
+from maskwatch.core.labels import CLASSIFIER_LABELS
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:

@@ -13,7 +13,7 @@ Backbones:
 import keras
 from keras import layers
 
-from edge.labels import CLASSIFIER_LABELS
+from maskwatch.core.labels import CLASSIFIER_LABELS
 
 BACKBONES = ("small_cnn", "mobilenetv2", "efficientnet_lite0", "efficientnet_lite0_s5")
 CUT_STAGES = {"efficientnet_lite0": 7, "efficientnet_lite0_s5": 5}
@@ -68,7 +68,10 @@ def build_classifier(
                 layer.momentum = 0.9
         return _head(inputs, base(scaled), dropout, "maskwatch_mobilenetv2"), []
     if backbone in CUT_STAGES:
-        from train.efficientnet_lite import build_efficientnet_lite0, pretrained_weights_path
+        from maskwatch.train.efficientnet_lite import (
+            build_efficientnet_lite0,
+            pretrained_weights_path,
+        )
 
         base = build_efficientnet_lite0(
             input_size,

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.labels import CLASSIFIER_LABELS, NO_MASK  # noqa: E402
-from train.metrics import classification_report  # noqa: E402
+from maskwatch.core.labels import CLASSIFIER_LABELS, NO_MASK  # noqa: E402
+from maskwatch.train.metrics import classification_report  # noqa: E402
 
 POSITIVE = CLASSIFIER_LABELS.index(NO_MASK)
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from train.datasets import FaceSample
+from maskwatch.train.datasets import FaceSample
 
 SPLITS = ("train", "val", "test")
 

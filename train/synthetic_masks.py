@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.runtime import load_interpreter
+from maskwatch.vision.runtime import load_interpreter
 
 INPUT_SIZE = 192  # FaceMesh input: 192x192 RGB, float in [0, 1]
 MIN_LOGIT = 0.0  # face-presence score is a logit; 0 is probability 0.5

@@ -1,4 +1,4 @@
-"""Train the mask / no-mask classifier: ``python -m train.train``.
+"""Train the mask / no-mask classifier: ``python -m maskwatch.train.train``.
 
 Reads the sources (default: the YOLO and VOC scenes and the folder-per-class crops),
 deduplicates photos across sources by perceptual hash, splits by scene group and saves
@@ -18,18 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.detectors import ORIGINAL_YUNET, create_detector
-from edge.labels import CLASSIFIER_LABELS, MASK, MASK_INCORRECT, NO_MASK
-from edge.preprocess import PreprocessSpec
-from train.augment import augment_dataset
-from train.calibration import calibrate, expected_calibration_error, fold_temperature
-from train.crops import CROP_MODES, cached_crops
-from train.data import DEFAULT_SOURCES, prepare_split, read_sources
-from train.datasets import DatasetError, load_label_map
-from train.error_reports import accuracy_by_width, error_sheet, plot_accuracy_by_width
-from train.model import BACKBONES
-from train.reports import classifier_report, plot_history, plot_label_counts, write_json
-from train.split import SPLITS, apply_split, label_counts, save_split
+from maskwatch.core.labels import CLASSIFIER_LABELS, MASK, MASK_INCORRECT, NO_MASK
+from maskwatch.core.preprocess import PreprocessSpec
+from maskwatch.train.augment import augment_dataset
+from maskwatch.train.calibration import calibrate, expected_calibration_error, fold_temperature
+from maskwatch.train.crops import CROP_MODES, cached_crops
+from maskwatch.train.data import DEFAULT_SOURCES, prepare_split, read_sources
+from maskwatch.train.datasets import DatasetError, load_label_map
+from maskwatch.train.error_reports import accuracy_by_width, error_sheet, plot_accuracy_by_width
+from maskwatch.train.model import BACKBONES
+from maskwatch.train.reports import classifier_report, plot_history, plot_label_counts, write_json
+from maskwatch.train.split import SPLITS, apply_split, label_counts, save_split
+from maskwatch.vision.detectors import ORIGINAL_YUNET, create_detector
 
 DEFAULT_DATA_ROOT = Path("../shared/datasets")
 MODEL_FILE = "mask_classifier.keras"
@@ -43,7 +43,7 @@ def add_synthetic_masks(
     """Paint masks on ``fraction`` of the no_mask crops and add them to the training set:
     a share ``wrongly`` of them under the nose or on the chin (``mask_incorrect``), the
     rest worn right (``mask``). Returns the new arrays and how many of each were added."""
-    from train.synthetic_masks import WORN_WRONGLY, MaskPainter
+    from maskwatch.train.synthetic_masks import WORN_WRONGLY, MaskPainter
 
     painter = MaskPainter(seed=seed)
     rng = np.random.default_rng(seed)
@@ -118,7 +118,7 @@ def train(args: argparse.Namespace) -> dict:
     import keras
     import tensorflow as tf
 
-    from train.model import build_classifier
+    from maskwatch.train.model import build_classifier
 
     keras.utils.set_random_seed(args.seed)
     if args.deterministic:  # one run per lever is then a fair comparison

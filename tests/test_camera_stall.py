@@ -16,7 +16,8 @@ def test_the_alarm_clears_while_a_stalled_camera_sends_nothing(broker, clear_fac
     port = free_port()
     daemon = start_daemon(broker, tmp_path, "--set", "source.kind='capture'",
                           "--set", f"source.device='{camera.url}'",
-                          "--set", "tracking.end_after=2.0", "--set", "web.enabled=true",
+                          "--set", "tracking.end_after=2.0", "--set", "tracking.return_within=1.0",
+                          "--set", "web.enabled=true",
                           "--set", f"web.listen=127.0.0.1:{port}")  # fmt: skip
     alarm = f"{TOPIC}/no_mask"
     try:
@@ -26,9 +27,15 @@ def test_the_alarm_clears_while_a_stalled_camera_sends_nothing(broker, clear_fac
         assert listener.wait_for(lambda lst: lst.payloads(alarm)[-1] == b"OFF", timeout=15)
         assert time.monotonic() - frozen < 2.0 + 3.0  # end_after, plus a frame and a tick
         assert daemon.poll() is None  # still running, waiting for the camera
-        events = [json.loads(p) for p in listener.payloads(f"{TOPIC}/events")]
-        ends = [e for e in events if e["type"] == "end" and e["label"] == "no_mask"]
-        assert ends and not any(e.get("recovered") for e in ends)
+
+        def ends(lst: Listener) -> list[dict]:
+            events = [json.loads(p) for p in lst.payloads(f"{TOPIC}/events")]
+            return [e for e in events if e["type"] == "end" and e["label"] == "no_mask"]
+
+        # the end follows return_within later: they did not come back
+        assert listener.wait_for(lambda lst: ends(lst), timeout=10)
+        assert time.monotonic() - frozen < 2.0 + 1.0 + 3.0
+        assert not any(e.get("recovered") for e in ends(listener))
         latest = page_events(port)[0]  # the status page's newest event
         assert (latest["type"], latest["label"]) == ("end", "no_mask"), latest
         terminate(daemon)

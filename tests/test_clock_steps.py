@@ -73,3 +73,15 @@ def test_the_clock_counts_as_synchronised_once_timesyncd_says_so_or_when_trusted
     flag.touch()
     assert clock.synced() is True
     assert SystemClock(trusted=True, flag=tmp_path / "absent").synced() is True
+
+
+def test_a_recording_is_timed_by_its_own_clock_and_goes_on_when_it_loops():
+    from maskwatch.core.clock import MediaClock
+
+    clock = MediaClock(Moment(100.0, 5000.0))
+    assert clock.at(0.0) == Moment(100.0, 5000.0)
+    assert clock.at(0.5) == Moment(100.5, 5000.5)
+    assert clock.at(1.0) == Moment(101.0, 5001.0)
+    # Looping starts the offsets over: time goes on, one frame step after the last frame.
+    assert clock.at(0.0) == Moment(101.5, 5001.5)
+    assert clock.at(0.5) == Moment(102.0, 5002.0)

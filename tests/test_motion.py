@@ -62,8 +62,8 @@ def test_an_ignore_mask_silences_the_swaying_plant(person):
     assert all(box[2] > plant_left for boxes in unmasked for box in boxes)  # and only it
     masked = motion_boxes(MotionDetector(MotionConfig(mask=PLANT)), frames)
     assert not any(masked)
-    planner = DetectionPlanner(MotionConfig(mask=PLANT), 320, clock=lambda: 0.0)
-    plans = [planner.plan(frame, []) for frame in frames]
+    planner = DetectionPlanner(MotionConfig(mask=PLANT), 320)
+    plans = [planner.plan(frame, [], 0.0) for frame in frames]
     assert plans[0].regions is None  # the first frame: a full-frame pass
     assert all(plan.regions == [] for plan in plans[1:])  # then the detector rests
 
@@ -80,8 +80,8 @@ def test_a_global_change_resets_the_background_instead_of_reporting_motion(perso
     # that time the whole picture is "motion" (the detector on the whole frame, or worse).
     no_reset = motion_boxes(MotionDetector(MotionConfig(mask=PLANT, global_change=1.0)), frames)
     assert not any(no_reset[:step_frame]) and all(no_reset[step_frame : step_frame + 15])
-    planner = DetectionPlanner(MotionConfig(mask=PLANT), 320, clock=lambda: 0.0)
-    plans = [planner.plan(frame, []) for frame in frames]
+    planner = DetectionPlanner(MotionConfig(mask=PLANT), 320)
+    plans = [planner.plan(frame, [], 0.0) for frame in frames]
     assert plans[step_frame].regions is None  # a full-frame look right after the change
 
 
@@ -92,13 +92,13 @@ def test_the_heartbeat_finds_a_person_standing_still(bundle, person):
     config = load_config(CONFIG, [], {})
     tracker = Tracker(config.tracking)
     now = 0.0
-    planner = DetectionPlanner(MotionConfig(mask=PLANT, heartbeat=5.0), 640, clock=lambda: now)
-    planner.plan(frames.render(0), [])  # the background is learnt with the person in it
+    planner = DetectionPlanner(MotionConfig(mask=PLANT, heartbeat=5.0), 640)
+    planner.plan(frames.render(0), [], now)  # the background is learnt with the person in it
     events, runs = [], []
     for k in range(1, frames.frames):
         now = k / door_scenes.FPS
         frame = frames.render(k)
-        plan = planner.plan(frame, recent_faces(tracker.tracks, now))
+        plan = planner.plan(frame, recent_faces(tracker.tracks, now), now)
         runs.append((k, plan.regions))
         faces = pipeline.process(frame, regions=plan.regions)
         events += [(k, e) for e in tracker.update(faces, Moment(now, now)) if e.kind == "new"]

@@ -46,11 +46,22 @@ def test_a_single_odd_frame_changes_nothing_but_a_lasting_change_updates():
 
 
 def test_a_person_who_leaves_ends_after_the_configured_time():
-    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=1.0))
+    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=1.0, return_within=0.0))
     run(tracker, [[face(10)], [face(12)], [face(14)]])
     assert tracker.update([], at(1.0)) == []  # unseen 0.8 s
     assert kinds(tracker.update([], at(1.3))) == [("end", 1, "no_mask")]
     assert tracker.tracks == []
+
+
+def test_a_person_who_leaves_the_counts_ends_only_once_they_cannot_be_back():
+    """end_after takes them out of the counts (the alarm); the end follows return_within
+    later, and nobody is left behind."""
+    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=1.0, return_within=2.0))
+    run(tracker, [[face(10)], [face(12)], [face(14)]])
+    assert tracker.update([], at(1.3)) == [] and tracker.counts() == {}
+    assert tracker.update([], at(3.1)) == []  # unseen 2.9 s: they could still come back
+    assert kinds(tracker.update([], at(3.3))) == [("end", 1, "no_mask")]
+    assert tracker.tracks == [] and tracker.lost == []
 
 
 def test_an_unconfirmed_glimpse_vanishes_without_events():
@@ -88,7 +99,7 @@ def test_unsure_faces_are_followed_but_do_not_vote():
 def test_ages_run_on_the_monotonic_clock_whatever_the_wall_clock_does():
     """NTP steps the wall clock by hours on a Pi; people in view are neither ended
     (forward step) nor kept (backward step) by it."""
-    tracker = Tracker(TrackingConfig(confirm_frames=1, end_after=1.0))
+    tracker = Tracker(TrackingConfig(confirm_frames=1, end_after=1.0, return_within=0.0))
     assert kinds(tracker.update([face(10)], Moment(0.0, 1000.0))) == [("new", 1, "no_mask")]
     assert tracker.update([face(11)], Moment(0.5, 1000.5 + 7200)) == []  # 2 h forward
     assert tracker.update([face(12)], Moment(1.0, 1001.0 - 3600)) == []  # 1 h back
@@ -141,3 +152,45 @@ def test_faces_whose_label_was_carried_over_do_not_vote():
     (track,) = tracker.tracks
     assert list(track.votes) == ["no_mask", "no_mask"]
     assert track.classified_frames == 2 and track.since_classified == 4
+
+
+def look(colour):
+    """A clothes descriptor as appearance.describe makes it, for a plain colour."""
+    import numpy as np
+
+    from maskwatch.tracking.appearance import describe
+
+    frame = np.zeros((400, 400, 3), np.uint8)
+    frame[:] = colour
+    return describe(frame, (150, 50, 210, 120))
+
+
+def test_a_face_found_again_in_the_same_clothes_is_the_same_visit():
+    """Hidden for 3 s (longer than end_after: out of the counts), back 90 px away in the
+    same clothes: no second new; someone else in other clothes is new."""
+    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=2.0, return_within=3.0))
+    red, blue = look((0, 0, 200)), look((200, 60, 0))
+    for i in range(5):
+        tracker.update([face(100)], at(i * 0.1), looks=[red])
+    assert tracker.update([], at(2.5)) == [] and tracker.counts() == {}
+    events = []
+    for i in range(5):
+        events += tracker.update([face(190)], at(3.5 + i * 0.1), looks=[red])
+    assert events == [] and tracker.counts() == {"no_mask": 1}
+    assert [t.track_id for t in tracker.tracks] == [1]
+    for i in range(30):  # they leave; someone in blue comes to the same place
+        events += tracker.update([], at(4.0 + i * 0.1))
+    for i in range(5):
+        events += tracker.update([face(190)], at(6.5 + i * 0.1), looks=[blue])
+    assert kinds(events) == [("new", 2, "no_mask")]
+
+
+def test_clothes_alone_do_not_link_a_face_too_far_to_have_walked():
+    tracker = Tracker(TrackingConfig(confirm_frames=2, end_after=2.0, return_within=3.0))
+    red = look((0, 0, 200))
+    for i in range(5):
+        tracker.update([face(100)], at(i * 0.1), looks=[red])
+    events = []
+    for i in range(5):  # 0.5 s later, 1,000 px away: 16 face widths in half a second
+        events += tracker.update([face(1100)], at(1.0 + i * 0.1), looks=[red])
+    assert kinds(events) == [("new", 2, "no_mask")]

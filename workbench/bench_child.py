@@ -54,16 +54,15 @@ class SeedPublisher:
 class MaskwatchPublisher:
     """The daemon's own path: tracker -> durable queue -> MQTT."""
 
-    def __init__(self, config, port: int, folder: Path) -> None:
+    def __init__(self, config, port: int, folder: Path, tracker) -> None:
         from maskwatch.publish.event_queue import EventQueue
         from maskwatch.publish.mqtt import MqttPublisher
-        from maskwatch.tracking.tracker import Tracker
 
         self.queue = EventQueue(folder / "events.sqlite3", 10000)
         mqtt = dataclasses.replace(config.mqtt, port=port)
         self.publisher = MqttPublisher(mqtt, config.homeassistant, "bench", "bench", self.queue)
         self.publisher.start()
-        self.tracker = Tracker(config.tracking)
+        self.tracker = tracker
         self.sent = 0
 
     def publish(self, events: list, frame_size: tuple[int, int]) -> int:
@@ -125,7 +124,7 @@ def run_child(args: argparse.Namespace) -> dict:
             from maskwatch.core.bundle import load_bundle
             from maskwatch.core.clock import Moment
             from maskwatch.core.config import load_config
-            from maskwatch.tracking.schedule import ClassificationSchedule, FaceLabeller
+            from maskwatch.tracking.frame_loop import FrameLoop
             from maskwatch.vision.pipeline import MaskPipeline
             from workbench.local_broker import free_port
 
@@ -133,9 +132,8 @@ def run_child(args: argparse.Namespace) -> dict:
                          f"web.listen=127.0.0.1:{free_port()}"]  # fmt: skip
             config = load_config(CONFIG, overrides, {})
             pipeline = MaskPipeline.from_config(load_bundle(config.bundle.path), config.pipeline)
-            sink = MaskwatchPublisher(config, args.port, Path(folder))
-            schedule = ClassificationSchedule.from_config(config.tracking)
-            labeller = FaceLabeller(pipeline, sink.tracker, schedule)
+            loop = FrameLoop.from_config(config, pipeline)
+            sink = MaskwatchPublisher(config, args.port, Path(folder), loop.tracker)
             if config.web.enabled:
                 viewer = StatusPageViewer(config)
         else:
@@ -149,9 +147,10 @@ def run_child(args: argparse.Namespace) -> dict:
             with times.measure("decode"):
                 image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
             if isinstance(sink, MaskwatchPublisher):
-                classified = labeller.classified
-                faces, events = labeller.step(image, Moment(index / 10, index / 10), None, times)
-                classified = labeller.classified - classified
+                classified = loop.labeller.classified
+                result = loop.step(image, Moment(index / 10, index / 10), times)
+                faces, events = result.faces, result.events
+                classified = loop.labeller.classified - classified
             else:
                 faces = pipeline.process(image, times)
                 classified = len(faces)

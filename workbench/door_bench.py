@@ -25,12 +25,7 @@ from maskwatch.core.bundle import load_bundle
 from maskwatch.core.clock import Moment
 from maskwatch.core.config import load_config
 from maskwatch.core.matching import iou_matrix
-from maskwatch.tracking.schedule import ClassificationSchedule, FaceLabeller
-from maskwatch.tracking.tracker import (
-    Tracker,
-    recent_faces,
-)
-from maskwatch.vision.detection_plan import DetectionPlanner
+from maskwatch.tracking.frame_loop import FrameLoop
 from maskwatch.vision.pipeline import MaskPipeline
 from maskwatch.vision.regions import input_pixels
 from workbench import door_scenes
@@ -69,25 +64,19 @@ class Run:
         config = load_config(CONFIG, [*overrides, "pipeline.threads=1"], {})
         bundle = load_bundle(config.bundle.path)
         self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
-        self.now = 0.0
-        self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side,
-                                        clock=lambda: self.now)  # fmt: skip
-        self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
-        schedule = ClassificationSchedule.from_config(config.tracking)
-        self.labeller = FaceLabeller(self.pipeline, self.tracker, schedule)
+        self.loop = FrameLoop.from_config(config, self.pipeline)
         self.cpu = 0.0
         self.work = {"frames": 0, "detector_pixels": 0.0, "resized_pixels": 0.0, "faces": 0,
                      "runs": 0, "regions": 0, "motion_frames": 0}  # fmt: skip
         self.new_events: list[tuple[int, tuple]] = []
 
     def step(self, image: np.ndarray, frame: int) -> None:
-        self.now = frame / door_scenes.FPS
+        now = frame / door_scenes.FPS
         started = time.process_time()
-        plan = self.planner.plan(image, recent_faces(self.tracker.tracks, self.now))
-        faces, events = self.labeller.step(image, Moment(self.now, self.now), plan.regions)
+        result = self.loop.step(image, Moment(now, now))
         self.cpu += time.process_time() - started
-        self._count(image, plan, sum(f.classified for f in faces))
-        self.new_events += [(frame, e.track.face.box) for e in events if e.kind == "new"]
+        self._count(image, result.plan, sum(f.classified for f in result.faces))
+        self.new_events += [(frame, e.track.face.box) for e in result.events if e.kind == "new"]
 
     def _count(self, image: np.ndarray, plan, classified: int) -> None:
         height, width = image.shape[:2]
@@ -96,7 +85,7 @@ class Run:
         work["faces"] += classified
         work["runs"] += plan.detector_runs
         work["motion_frames"] += plan.motion
-        if self.planner.config.enabled:
+        if self.loop.planner.config.enabled:
             work["resized_pixels"] += width * height  # the small grey copy for motion
         if plan.regions is None:
             work["detector_pixels"] += input_pixels(width, height, self.pipeline.full_frame_side)

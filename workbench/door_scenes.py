@@ -43,6 +43,7 @@ class Walker:
     leftwards: bool = False
     pause: float = 0.0
     span: float = 1.0
+    person: int | None = None  # which sprite (one person walking twice); None: the walker's own
 
     @property
     def kind(self) -> str:
@@ -142,6 +143,29 @@ def empty_background(
 
 
 @dataclass(frozen=True)
+class Cover:
+    """Walker ``walker``'s face hidden from ``start`` to ``end`` seconds: by a hand (a skin
+    coloured oval) or by the head turned down (the top of the head, dark hair)."""
+
+    walker: int
+    start: float
+    end: float
+    kind: str  # hand | down
+
+    COLOURS = {"hand": (120, 150, 200), "down": (30, 32, 40)}  # BGR
+
+
+@dataclass(frozen=True)
+class Change:
+    """From ``at`` seconds on, walker ``walker`` looks like ``sprite`` (the same person
+    with the mask pulled down, say), scaled to their face width."""
+
+    walker: int
+    at: float
+    sprite: Sprite
+
+
+@dataclass(frozen=True)
 class Appearance:
     """A walker in one frame: the face box in the frame, if the face is wholly inside."""
 
@@ -158,17 +182,36 @@ class DoorSequence:
         seconds: float,
         exposure_step: float | None,
         seed: int = 14,
+        covers: tuple[Cover, ...] = (),
+        changes: tuple[Change, ...] = (),
+        shake: int = 0,
     ) -> None:
+        """``shake``: the camera jitters by up to this many pixels each frame."""
         rng = np.random.default_rng(seed)
         self.background = background
         self.walkers = walkers
         self.frames = int(seconds * FPS)
         self.exposure_step = exposure_step
-        self.sprites = [scaled(sprites[i % len(sprites)], w.face) for i, w in enumerate(walkers)]
+        self.sprites = [scaled(sprites[(i if w.person is None else w.person) % len(sprites)],
+                               w.face) for i, w in enumerate(walkers)]  # fmt: skip
+        self.covers = covers
+        self.changes = [Change(c.walker, c.at, scaled(c.sprite, walkers[c.walker].face))
+                        for c in sorted(changes, key=lambda c: c.at)]  # fmt: skip
+        self._shake = rng.integers(-shake, shake + 1, (self.frames, 2)) if shake else None
         noise = rng.normal(NOISE_SIGMA * 2, NOISE_SIGMA, (NOISE_TILES, SIZE[1], SIZE[0], 3))
         self._noise = np.clip(noise, 0, 255).astype(np.uint8)
         self._noise_order = rng.integers(0, NOISE_TILES, self.frames)
         self._leaves = rng.uniform((0.86, 0.03, 0.0), (0.98, 0.33, 6.28), (14, 3))
+
+    def sprite(self, k: int, frame: int) -> Sprite:
+        """How walker ``k`` looks in ``frame`` (the latest :class:`Change` by then)."""
+        t = frame / FPS
+        changed = [c.sprite for c in self.changes if c.walker == k and c.at <= t]
+        return changed[-1] if changed else self.sprites[k]
+
+    def covered(self, k: int, frame: int) -> Cover | None:
+        t = frame / FPS
+        return next((c for c in self.covers if c.walker == k and c.start <= t < c.end), None)
 
     def position(self, k: int, frame: int) -> tuple[int, int] | None:
         """Top-left corner of walker ``k``'s sprite in ``frame``, None when out of view."""
@@ -195,7 +238,7 @@ class DoorSequence:
             corner = self.position(k, frame)
             if corner is None:
                 continue
-            x1, y1, x2, y2 = self.sprites[k].face
+            x1, y1, x2, y2 = self.sprite(k, frame).face
             box = (x1 + corner[0], y1 + corner[1], x2 + corner[0], y2 + corner[1])
             inside = box[0] >= 0 and box[1] >= 0 and box[2] <= SIZE[0] and box[3] <= SIZE[1]
             partly = box[2] > 0 and box[0] < SIZE[0]
@@ -220,9 +263,25 @@ class DoorSequence:
         for k in range(len(self.walkers)):
             corner = self.position(k, frame)
             if corner is not None:
-                paste(image, self.sprites[k], *corner)
+                sprite = self.sprite(k, frame)
+                paste(image, sprite, *corner)
+                self._cover(image, k, frame, sprite, corner)
+        if self._shake is not None:
+            dx, dy = (int(v) for v in self._shake[frame])
+            image = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), SIZE,
+                                   borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         image = cv2.convertScaleAbs(image, alpha=self.gain(frame), beta=-2 * NOISE_SIGMA)
         return cv2.add(image, self._noise[self._noise_order[frame]])
+
+    def _cover(self, image: np.ndarray, k: int, frame: int, sprite: Sprite,
+               corner: tuple[int, int]) -> None:  # fmt: skip
+        cover = self.covered(k, frame)
+        if cover is None:
+            return
+        x1, y1, x2, y2 = sprite.face
+        centre = (corner[0] + (x1 + x2) // 2, corner[1] + (y1 + y2) // 2)
+        axes = (int((x2 - x1) * 0.6), int((y2 - y1) * (0.6 if cover.kind == "hand" else 0.7)))
+        cv2.ellipse(image, centre, axes, 0, 0, 360, Cover.COLOURS[cover.kind], -1)
 
 
 def person_sprites(

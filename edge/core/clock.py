@@ -48,3 +48,26 @@ class SystemClock:
         if not self._synced:  # once synchronised, the flag only goes at the next boot
             self._synced = self._flag.exists()
         return self._synced
+
+
+class MediaClock:
+    """Moments on a recording's own clock: its first frame at ``start``, each later one at
+    ``start`` plus that frame's place in the recording. A video played faster or slower
+    than it was recorded (``replay``, a benchmark, a daemon pacing a file) is then tracked
+    exactly alike. When a looping recording starts over, time goes on from where it was."""
+
+    def __init__(self, start: Moment) -> None:
+        self._start = start
+        self._shift = 0.0  # seconds added after each loop
+        self._last = 0.0
+        self._step = 0.0
+
+    def at(self, offset: float) -> Moment:
+        """The moment of the frame ``offset`` seconds into the recording."""
+        if offset < self._last:  # the recording started over
+            self._shift += self._last + self._step - offset
+        elif offset > self._last:
+            self._step = offset - self._last
+        self._last = offset
+        elapsed = self._shift + offset
+        return Moment(self._start.monotonic + elapsed, self._start.wall + elapsed)

@@ -143,7 +143,10 @@ class MotionConfig:
 class TrackingConfig:
     confirm_frames: int = 3  # frames a face must be seen before its "new" event
     vote_window: int = 5  # recent frames whose labels vote on a track's label
-    end_after: float = 2.0  # seconds unseen before a track's "end" event
+    end_after: float = 2.0  # seconds unseen before a person leaves the counts
+    # ... and then this long again before their "end": found again by then (where they
+    # could have walked, in the same clothes), they are the same visit, not a second "new".
+    return_within: float = 3.0
     min_iou: float = 0.3  # overlap that links a face to a track
     # Failing that, how far (in face widths) a face's centre may be from where its person
     # was or was heading and still be theirs; 0 = overlap only.
@@ -162,6 +165,7 @@ class TrackingConfig:
         _at_least("tracking.confirm_frames", self.confirm_frames, 1)
         _at_least("tracking.vote_window", self.vote_window, 1)
         _at_least("tracking.end_after", self.end_after, 0.0)
+        _at_least("tracking.return_within", self.return_within, 0.0)
         _at_least("tracking.max_shift", self.max_shift, 0.0)
         if not 0.0 < self.min_iou <= 1.0:
             raise ConfigError(f"config key tracking.min_iou: expected 0..1, found {self.min_iou}")

@@ -14,6 +14,7 @@ from maskwatch.core.config import RUNTIMES, load_config
 from maskwatch.core.errors import ImageError, MaskwatchError, open_output
 from maskwatch.core.images import annotate, read_image
 from maskwatch.service.logs import setup_logging
+from maskwatch.tracking.frame_loop import FrameLoop
 from maskwatch.vision.pipeline import MaskPipeline
 
 # The source tree's bundle/ (edge/service/cli.py is three levels below the tree's root).
@@ -23,7 +24,9 @@ DEFAULT_BUNDLE = Path(os.environ.get("MASKWATCH_BUNDLE", SOURCE_TREE / "bundle")
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON line per image; an unreadable image is reported and skipped."""
-    pipeline = MaskPipeline.from_bundle_dir(args.bundle, args.threads, args.runtime)
+    loop = FrameLoop.for_photos(
+        MaskPipeline.from_bundle_dir(args.bundle, args.threads, args.runtime)
+    )
     if args.annotate:
         try:
             args.annotate.mkdir(parents=True, exist_ok=True)
@@ -40,7 +43,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 print(f"maskwatch: error: {error}", file=sys.stderr)
                 failures += 1
                 continue
-            faces = pipeline.process(image)
+            faces = loop.photo(image)
             record = {"image": path.name, "faces": [face.as_json() for face in faces]}
             out.write(json.dumps(record) + "\n")
             out.flush()

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.bundle import load_bundle
-from maskwatch.core.clock import Clock, SystemClock
+from maskwatch.core.clock import Clock, MediaClock, Moment, SystemClock
 from maskwatch.core.config import Config
 from maskwatch.core.stats import (
     CpuRate,
@@ -35,9 +35,8 @@ from maskwatch.service.sources import Frame, FrameSource, LiveSource, open_sourc
 from maskwatch.service.systemd import Notifier
 from maskwatch.service.web import open_status_page
 from maskwatch.tracking.events import event_payload, in_view_entry, new_run_id, recovered_end
-from maskwatch.tracking.schedule import ClassificationSchedule, FaceLabeller
-from maskwatch.tracking.tracker import Tracker, TrackEvent, recent_faces
-from maskwatch.vision.detection_plan import DetectionPlanner
+from maskwatch.tracking.frame_loop import FrameLoop
+from maskwatch.tracking.tracker import TrackEvent
 from maskwatch.vision.pipeline import MaskPipeline
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,9 @@ class Daemon:
         self.run_id = new_run_id()
         bundle = load_bundle(config.bundle.path)
         self.pipeline = MaskPipeline.from_config(bundle, config.pipeline)
-        self.planner = DetectionPlanner(config.motion, self.pipeline.full_frame_side)
+        self.loop = FrameLoop.from_config(config, self.pipeline)
+        self.tracker, self.planner = self.loop.tracker, self.loop.planner
+        self.media_clock: MediaClock | None = None  # a recording's own clock, once it plays
         self.queue = Outbox.from_config(config.queue)
         if self.queue.depth():
             log.info("%d events queued by an earlier run are sent first", self.queue.depth())
@@ -84,9 +85,6 @@ class Daemon:
             config.mqtt, config.homeassistant, config.device_slug, config.device_id,
             self.queue, read_password(config.mqtt),
         )  # fmt: skip
-        self.tracker = Tracker(config.tracking, config.pipeline.min_label_score)
-        schedule = ClassificationSchedule.from_config(config.tracking)
-        self.labeller = FaceLabeller(self.pipeline, self.tracker, schedule)
         self._end_people_left_in_view()
         self.web = open_status_page(config) if config.web.enabled else None
         self.times = StageTimes()
@@ -131,14 +129,21 @@ class Daemon:
             self.publisher.publish_state(*state)
             self._state = state
 
+    def frame_time(self, frame: Frame) -> Moment:
+        """When ``frame`` was taken: now for a camera, its place in the recording for a
+        video (so the daemon tracks a file exactly as ``replay`` does)."""
+        if frame.offset is None:
+            return self.clock.now()
+        if self.media_clock is None:
+            self.media_clock = MediaClock(self.clock.now())
+        return self.media_clock.at(frame.offset)
+
     def handle(self, frame: Frame) -> None:
-        at = self.clock.now()
+        at = self.frame_time(frame)
         self.times.record("read", frame.read_ms)
         self.times.record("decode", frame.decode_ms)
-        with self.times.measure("motion"):
-            tracked = recent_faces(self.tracker.tracks, at.monotonic)
-            plan = self.planner.plan(frame.image, tracked)
-        faces, events = self.labeller.step(frame.image, at, plan.regions, self.times)
+        result = self.loop.step(frame.image, at, self.times)
+        faces, events = result.faces, result.events
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
         with self.times.measure("publish"):
             self._emit(events, frame)
@@ -222,7 +227,7 @@ class Daemon:
                     if healthy:
                         self.notifier.frame_done(lambda: self.status(source))
                 else:  # no frame: the people in view still age, and end on time
-                    ended = self.tracker.expire(self.clock.now().monotonic)
+                    ended = self.loop.idle(self.clock.now().monotonic)
                     self._emit(ended, None)
                     if self.web is not None:
                         self.web.view.update(self.tracker.tracks, ended)
@@ -257,7 +262,7 @@ class Daemon:
             step("stopping the status page", self.web.stop)
         step("closing the source", lambda: (frames.close(), source.close()))
         # the people in view leave with the daemon
-        step("ending the tracks", lambda: self._emit(self.tracker.expire(), None))
+        step("ending the tracks", lambda: self._emit(self.loop.finish(), None))
         step("sending stats", lambda: self.publisher.publish_stats(self.stats(source)))
         step("stopping MQTT", stop_publisher)
         step("closing the queue", self.queue.close)

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IDLE_TICK = 0.5  # seconds a live source waits for a frame before yielding None
+DEFAULT_VIDEO_FPS = 25.0  # for a video file that declares no frame rate
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Frame:
     name: str  # file name, or the frame number of a stream
     read_ms: float = 0.0  # getting the frame's bytes from the file or device (no idle waits)
     decode_ms: float = 0.0  # decoding them into pixels
+    offset: float | None = None  # seconds into a recording (a video file); None: live
 
 
 def grab_and_decode(capture: cv2.VideoCapture) -> tuple[np.ndarray, float, float] | None:
@@ -120,7 +122,7 @@ class VideoFile:
         """The frame rate the file declares (25 when it declares none)."""
         capture = cv2.VideoCapture(str(self.path))
         try:
-            return capture.get(cv2.CAP_PROP_FPS) or 25.0
+            return capture.get(cv2.CAP_PROP_FPS) or DEFAULT_VIDEO_FPS
         finally:
             capture.release()
 
@@ -129,11 +131,12 @@ class VideoFile:
             capture = cv2.VideoCapture(str(self.path))
             if not capture.isOpened():
                 raise SourceError(f"source.path {self.path}: OpenCV cannot open this video")
-            index = 0
+            index, fps = 0, capture.get(cv2.CAP_PROP_FPS) or DEFAULT_VIDEO_FPS
             try:
                 while (grabbed := grab_and_decode(capture)) is not None:
                     image, read_ms, decode_ms = grabbed
-                    yield Frame(image, f"{self.path.name}#{index}", read_ms, decode_ms)
+                    yield Frame(image, f"{self.path.name}#{index}", read_ms, decode_ms,
+                                offset=index / fps)  # fmt: skip
                     index += 1
             finally:
                 capture.release()

@@ -23,6 +23,7 @@ from maskwatch.core.config import TrackingConfig
 from maskwatch.core.matching import iou_matrix
 from maskwatch.core.preprocess import Box
 from maskwatch.core.stats import StageTimes
+from maskwatch.tracking.appearance import describe
 from maskwatch.tracking.tracker import Track, Tracker
 from maskwatch.vision.pipeline import Face, MaskPipeline
 from maskwatch.vision.regions import Region
@@ -65,10 +66,12 @@ class FaceLabeller:
         at: Moment,
         regions: list[Region] | None = None,
         times: StageTimes | None = None,
-    ) -> tuple[list[Face], list[Track | None]]:
-        """The frame's faces and the track each belongs to (for :meth:`Tracker.update`)."""
+    ) -> tuple[list[Face], list[Track | None], list[np.ndarray | None]]:
+        """The frame's faces, the track each belongs to and each one's clothes descriptor
+        (for :meth:`Tracker.update`)."""
         detections = self.pipeline.detect_faces(frame_bgr, regions, times)
-        tracks = self.tracker.associate([d.box for d in detections], at)
+        looks = [describe(frame_bgr, d.box) for d in detections]
+        tracks = self.tracker.associate([d.box for d in detections], at, looks)
         due = [self.schedule.due(t, d.box) for d, t in zip(detections, tracks, strict=True)]
         fresh = iter(self.pipeline.classify(
             frame_bgr, [d for d, is_due in zip(detections, due, strict=True) if is_due], times
@@ -82,7 +85,7 @@ class FaceLabeller:
                 faces.append(Face(detection.box, last.label, last.score, detection.score, False))
         self.classified += sum(due)
         self.carried += len(due) - sum(due)
-        return faces, tracks
+        return faces, tracks, looks
 
     def step(
         self,
@@ -92,6 +95,6 @@ class FaceLabeller:
         times: StageTimes | None = None,
     ) -> tuple[list[Face], list]:
         """:meth:`label`, then the tracker's update: the frame's faces and events."""
-        faces, tracks = self.label(frame_bgr, at, regions, times)
+        faces, tracks, looks = self.label(frame_bgr, at, regions, times)
         with times.measure("track") if times else nullcontext():
-            return faces, self.tracker.update(faces, at, tracks)
+            return faces, self.tracker.update(faces, at, tracks, looks)

@@ -8,13 +8,18 @@ between faces of about one size. A track's label is a vote over its last ``vote_
 classified frames; a track is confirmed (event ``new``) once it has been seen in
 ``confirm_frames`` frames (and at least one of its faces was classified with
 ``min_label_score`` or more: less sure faces are followed but do not vote), its
-confirmed label changes (event ``update``) only when the vote turns, and it ends (event
-``end``) after ``end_after`` seconds unseen. One person walking past is one ``new``, not
-one event per frame; a single odd frame changes nothing. Faces whose label was carried
-over from the track instead of classified again (:mod:`maskwatch.tracking.schedule`) do not vote.
+confirmed label changes (event ``update``) only when the vote turns. After ``end_after``
+seconds unseen a person leaves the counts (the alarm and the state topic), and their
+``end`` follows ``return_within`` seconds later unless they come back: a face found
+again by then, where that person could have walked and wearing the same clothes
+(:mod:`maskwatch.tracking.appearance`), continues their track, so a head turned down, a
+hand over the face or a step out of view is not a second ``new``. One person walking past
+is one ``new``, not one event per frame; a single odd frame changes nothing. Faces whose
+label was carried over from the track instead of classified again
+(:mod:`maskwatch.tracking.schedule`) do not vote.
 
-Ages are measured on the monotonic clock (:class:`~maskwatch.core.clock.Moment`), so a step of the
-wall clock neither ends the people in view nor keeps them there; the daemon calls
+Ages are measured on the monotonic clock (:class:`~maskwatch.core.clock.Moment`), so a step
+of the wall clock neither ends the people in view nor keeps them there; the daemon calls
 :meth:`Tracker.expire` even when no frame arrives, so a stalled camera ends them too.
 """
 
@@ -28,10 +33,17 @@ from maskwatch.core.clock import Moment
 from maskwatch.core.config import TrackingConfig
 from maskwatch.core.matching import greedy_pairs, iou_matrix
 from maskwatch.core.preprocess import Box
+from maskwatch.tracking.appearance import blend, similarity
 from maskwatch.vision.pipeline import Face
 from maskwatch.vision.regions import span
 
 MAX_SIZE_RATIO = 1.5  # faces paired by distance differ in width by at most this factor
+# Re-linking a face found again to a person unseen for a while, by their clothes:
+RELINK_SIMILARITY = 0.6  # histogram intersection at least this (0..1)
+RELINK_SIZE_RATIO = 2.0  # a face at most this factor wider or narrower than theirs
+RELINK_SPEED = 3.0  # face widths a second a person may have walked while unseen
+RELINK_AFTER = 0.25  # seconds unseen before a track is offered by appearance
+VELOCITY_MEMORY = 1.0  # seconds unseen after which a track's velocity starts afresh
 
 
 @dataclass
@@ -47,6 +59,7 @@ class Track:
     classified_box: Box | None = None  # the box of the latest face classified afresh
     classified_frames: int = 0  # frames whose face was classified afresh
     since_classified: int = 0  # frames since the latest of those
+    appearance: np.ndarray | None = None  # the clothes under the face (appearance.describe)
 
     def predicted_box(self, monotonic: float) -> Box:
         """The latest box moved on by the track's velocity to ``monotonic`` seconds."""
@@ -58,7 +71,9 @@ class Track:
     def observe(self, face: Face, at: Moment) -> None:
         """Move the track to ``face``, seen at ``at``."""
         elapsed = at.monotonic - self.last_seen.monotonic
-        if elapsed > 0:
+        if elapsed > VELOCITY_MEMORY:  # back after a gap: the jump says nothing of speed
+            self.velocity = (0.0, 0.0)
+        elif elapsed > 0:
             (ox, oy), (nx, ny) = centre(self.face.box), centre(face.box)
             vx, vy = (nx - ox) / elapsed, (ny - oy) / elapsed
             if self.frames > 1:  # smoothed: detection boxes jitter by a few pixels
@@ -96,11 +111,15 @@ class TrackEvent:
 class Tracker:
     config: TrackingConfig
     min_label_score: float = 0.0
-    tracks: list[Track] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)  # the people in view (or just out of it)
+    lost: list[Track] = field(default_factory=list)  # out of the counts, may still come back
     _next_id: int = 1
 
-    def associate(self, boxes: Sequence[Box], at: Moment) -> list[Track | None]:
-        """The track each face box belongs to (None: someone new); changes nothing."""
+    def associate(
+        self, boxes: Sequence[Box], at: Moment, looks: Sequence[np.ndarray | None] | None = None
+    ) -> list[Track | None]:
+        """The track each face box belongs to (None: someone new); changes nothing.
+        ``looks``: each face's clothes descriptor, for faces found again after a while."""
         now = at.monotonic
         last = [t.face.box for t in self.tracks]
         predicted = [t.predicted_box(now) for t in self.tracks]
@@ -111,7 +130,31 @@ class Tracker:
             closeness[list(pairs)] = -1.0
             closeness[:, list(pairs.values())] = -1.0
             pairs.update(greedy_pairs(closeness, 0.0))
-        return [self.tracks[pairs[i]] if i in pairs else None for i in range(len(boxes))]
+        linked: list[Track | None] = [self.tracks[pairs[i]] if i in pairs else None
+                                      for i in range(len(boxes))]  # fmt: skip
+        if looks is not None and self.config.return_within > 0:
+            self._relink(boxes, looks, linked, now)
+        return linked
+
+    def _relink(
+        self, boxes: Sequence[Box], looks: Sequence[np.ndarray | None],
+        linked: list[Track | None], now: float,
+    ) -> None:  # fmt: skip
+        """Faces nobody claimed, given to people unseen for a while who wear the same
+        clothes and could have walked there, best matches first."""
+        taken = {id(t) for t in linked if t is not None}
+        candidates = [t for t in (*self.tracks, *self.lost) if id(t) not in taken
+                      and now - t.last_seen.monotonic >= RELINK_AFTER]  # fmt: skip
+        faces = [i for i, t in enumerate(linked) if t is None]
+        if not candidates or not faces:
+            return
+        scores = np.full((len(faces), len(candidates)), -1.0)
+        for row, i in enumerate(faces):
+            for col, track in enumerate(candidates):
+                if plausible_return(track, boxes[i], now):
+                    scores[row, col] = similarity(looks[i], track.appearance)
+        for row, col in greedy_pairs(scores, RELINK_SIMILARITY):
+            linked[faces[row]] = candidates[col]
 
     def _closeness(self, boxes: Sequence[Box], last: list[Box], predicted: list[Box]) -> np.ndarray:
         """1 where a box's centre is on a track's (latest or predicted), falling to 0 at
@@ -129,21 +172,31 @@ class Tracker:
         return scores
 
     def update(
-        self, faces: list[Face], at: Moment, tracks: list[Track | None] | None = None
+        self,
+        faces: list[Face],
+        at: Moment,
+        tracks: list[Track | None] | None = None,
+        looks: Sequence[np.ndarray | None] | None = None,
     ) -> list[TrackEvent]:
         """Associate one frame's faces with the tracks (or take ``tracks``, what
-        :meth:`associate` said for these faces); return the events it causes."""
+        :meth:`associate` said for these faces); return the events it causes. ``looks``:
+        each face's clothes descriptor, kept up to date on its track."""
         if tracks is None:
-            tracks = self.associate([f.box for f in faces], at)
+            tracks = self.associate([f.box for f in faces], at, looks)
         events: list[TrackEvent] = []
-        for face, track in zip(faces, tracks, strict=True):
+        for index, (face, track) in enumerate(zip(faces, tracks, strict=True)):
             if track is None:
                 track = Track(self._next_id, face, at, at,
                               deque(maxlen=self.config.vote_window))  # fmt: skip
                 self._next_id += 1
                 self.tracks.append(track)
             else:
+                if track in self.lost:  # back within return_within: the same visit
+                    self.lost.remove(track)
+                    self.tracks.append(track)
                 track.observe(face, at)
+            if looks is not None:
+                track.appearance = blend(track.appearance, looks[index])
             if face.classified:
                 track.scores[face.label] = face.score
                 track.classified_box = face.box
@@ -170,18 +223,36 @@ class Tracker:
         return []
 
     def expire(self, monotonic: float | None = None) -> list[TrackEvent]:
-        """End tracks unseen for ``end_after`` seconds of the monotonic clock (all of them
-        when ``monotonic`` is None, as at shutdown); unconfirmed tracks vanish silently."""
-        gone = [
-            t for t in self.tracks
-            if monotonic is None or monotonic - t.last_seen.monotonic > self.config.end_after
-        ]  # fmt: skip
-        self.tracks = [t for t in self.tracks if t not in gone]
-        return [TrackEvent("end", t, t.label) for t in gone if t.label is not None]
+        """People unseen for ``end_after`` seconds of the monotonic clock leave the counts;
+        their ``end`` comes ``return_within`` seconds later unless they are found again
+        (at once for everybody when ``monotonic`` is None, as at shutdown). Unconfirmed
+        tracks vanish silently."""
+
+        def unseen(track: Track, seconds: float) -> bool:
+            return monotonic is None or monotonic - track.last_seen.monotonic > seconds
+
+        leaving = [t for t in self.tracks if unseen(t, self.config.end_after)]
+        self.tracks = [t for t in self.tracks if t not in leaving]
+        self.lost += [t for t in leaving if t.label is not None]
+        patience = self.config.end_after + self.config.return_within
+        gone = [t for t in self.lost if unseen(t, patience)]
+        self.lost = [t for t in self.lost if t not in gone]
+        return [TrackEvent("end", t, t.label) for t in gone]
 
     def counts(self) -> Counter:
         """Confirmed tracks present now, by label."""
         return Counter(t.label for t in self.tracks if t.label is not None)
+
+
+def plausible_return(track: Track, box: Box, now: float) -> bool:
+    """Whether the person of ``track`` could be the face at ``box`` now: about as wide,
+    and no further from where they were last seen than they could have walked."""
+    seen = track.face.box
+    width, seen_width = box[2] - box[0], seen[2] - seen[0]
+    if max(width, seen_width) > RELINK_SIZE_RATIO * max(1, min(width, seen_width)):
+        return False
+    gone = now - track.last_seen.monotonic
+    return distance(box, seen) <= seen_width * (1.0 + RELINK_SPEED * gone)
 
 
 def centre(box: Box) -> tuple[float, float]:

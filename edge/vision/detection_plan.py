@@ -10,8 +10,6 @@ cost as much as the whole frame. With motion off, every frame is a
 full-frame pass, as before motion gating existed.
 """
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,35 +57,31 @@ class PlanStats:
 
 
 class DetectionPlanner:
-    def __init__(
-        self,
-        config: MotionConfig,
-        full_frame_side: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, config: MotionConfig, full_frame_side: int) -> None:
         """``full_frame_side``: the longest side a full-frame pass shrinks frames to (0: not
-        shrunk), against which regions' cost is weighed. ``clock``: monotonic seconds."""
+        shrunk), against which regions' cost is weighed."""
         self.config = config
         self.full_frame_side = full_frame_side
-        self.clock = clock
         self.motion = MotionDetector(config)
         self.stats = PlanStats()
         self._last_full = float("-inf")
 
-    def plan(self, frame_bgr: np.ndarray, tracked_faces: list[Box]) -> Plan:
-        plan = self._plan(frame_bgr, tracked_faces)
+    def plan(self, frame_bgr: np.ndarray, tracked_faces: list[Box], now: float) -> Plan:
+        """Where to detect in this frame, taken at ``now`` (monotonic seconds: the frame's
+        own time, so a recording played at any speed gets the same heartbeats)."""
+        plan = self._plan(frame_bgr, tracked_faces, now)
         if plan.regions is None:
-            self._last_full = self.clock()
+            self._last_full = now
         self.stats.add(plan)
         return plan
 
-    def _plan(self, frame_bgr: np.ndarray, tracked_faces: list[Box]) -> Plan:
+    def _plan(self, frame_bgr: np.ndarray, tracked_faces: list[Box], now: float) -> Plan:
         if not self.config.enabled:
             return Plan(None, motion=False)
         motion = self.motion.detect(frame_bgr)
         moving = bool(motion.boxes)
         heartbeat = self.config.heartbeat
-        due = heartbeat and self.clock() - self._last_full >= heartbeat
+        due = heartbeat and now - self._last_full >= heartbeat
         if motion.reset or (due and not tracked_faces):  # a tracked face: its region first
             return Plan(None, moving)
         height, width = frame_bgr.shape[:2]

@@ -194,3 +194,14 @@ def test_clothes_alone_do_not_link_a_face_too_far_to_have_walked():
     for i in range(5):  # 0.5 s later, 1,000 px away: 16 face widths in half a second
         events += tracker.update([face(1100)], at(1.0 + i * 0.1), looks=[red])
     assert kinds(events) == [("new", 2, "no_mask")]
+
+
+def test_a_face_not_masked_only_by_the_operating_point_votes_however_unsure():
+    """P(mask) 0.6 under mask_min_score 0.9: called no_mask with P(no_mask) 0.3, under
+    min_label_score, yet it votes: for an alarm, not surely masked is not masked."""
+    tracker = Tracker(TrackingConfig(confirm_frames=3), min_label_score=0.7)
+    demoted = [[Face((10 + i, 100, 70 + i, 170), "no_mask", 0.3, 0.9, demoted=True)]
+               for i in range(3)]  # fmt: skip
+    assert kinds(run(tracker, demoted)) == [("new", 1, "no_mask")]
+    unsure = Tracker(TrackingConfig(confirm_frames=3), min_label_score=0.7)
+    assert run(unsure, [[face(10 + i, "no_mask", 0.3)] for i in range(3)]) == []

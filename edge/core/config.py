@@ -78,6 +78,9 @@ class PipelineConfig:
     # Calibrated classifier probability below which a face is followed but does not vote:
     # the training's validation split (models/metrics.json, calibration.min_label_score).
     min_label_score: float = 0.7
+    # The operating point: a face is called masked only when P(mask) is at least this;
+    # below it, it gets the likelier of the other labels and votes for it (the alarm).
+    mask_min_score: float = 0.0
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:
@@ -91,6 +94,7 @@ class PipelineConfig:
                 f"64 pixels, found {self.detector_max_side}"
             )
         _fraction("pipeline.min_label_score", self.min_label_score)
+        _fraction("pipeline.mask_min_score", self.mask_min_score)
         left, top, right, bottom = self.roi if len(self.roi) == 4 else (0, 0, -1, -1)
         if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
             raise ConfigError(

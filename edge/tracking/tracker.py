@@ -202,7 +202,7 @@ class Tracker:
                 track.classified_box = face.box
                 track.classified_frames += 1
                 track.since_classified = 0
-                if face.score >= self.min_label_score:
+                if face.score >= self.min_label_score or face.demoted:
                     track.votes.append(face.label)
             else:
                 track.since_classified += 1

@@ -16,6 +16,7 @@ from maskwatch.vision.runtime import load_interpreter
 class Classification:
     label: str
     score: float  # probability of ``label``, 0..1
+    demoted: bool = False  # ``mask`` was likeliest, but under the operating point
 
 
 class TFLiteClassifier:
@@ -81,8 +82,9 @@ class TFLiteClassifier:
 
     def classify(self, faces: list[np.ndarray]) -> list[Classification]:
         probabilities = self.probabilities(faces)
-        best = decide_labels(probabilities, self.info.labels, self.mask_min_score)
+        likeliest = probabilities.argmax(axis=1)
+        decided = decide_labels(probabilities, self.info.labels, self.mask_min_score)
         return [
-            Classification(self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)))
-            for i, p in zip(best, probabilities, strict=True)
+            Classification(self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)), bool(i != top))
+            for i, top, p in zip(decided, likeliest, probabilities, strict=True)
         ]

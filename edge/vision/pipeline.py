@@ -28,6 +28,9 @@ class Face:
     score: float  # classifier probability of ``label``
     detection_score: float
     classified: bool = True  # False: the label was carried over from the person's track
+    # Not masked only by the operating point: P(mask) was the highest, under
+    # pipeline.mask_min_score. Such a face votes for its label however unsure (the alarm).
+    demoted: bool = False
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
@@ -60,6 +63,7 @@ class MaskPipeline:
         face_filter: FaceFilter = FaceFilter(),
         detector_score: float = 0.0,
         detector_max_side: int = 0,
+        mask_min_score: float = 0.0,
     ) -> None:
         """``threads`` is for the TFLite interpreter and OpenCV (a process-wide setting: OpenCV
         would otherwise take every core). ``detector_score`` and ``detector_max_side``, when
@@ -78,7 +82,11 @@ class MaskPipeline:
         region_detector = dataclasses.replace(detector, max_side=UNSCALED, min_side=0)
         self.region_detector = create_detector(region_detector, bundle.root)
         self.classifier = TFLiteClassifier(
-            bundle.path_of(manifest.classifier.file), manifest.classifier, threads, runtime
+            bundle.path_of(manifest.classifier.file),
+            manifest.classifier,
+            threads,
+            runtime,
+            mask_min_score,
         )
         self.spec = manifest.preprocess
         self.face_filter = face_filter
@@ -95,6 +103,7 @@ class MaskPipeline:
             FaceFilter(config.min_face, config.roi),
             config.detector_score,
             config.detector_max_side,
+            config.mask_min_score,
         )
 
     @classmethod
@@ -150,7 +159,8 @@ class MaskPipeline:
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [
-            Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)
+            Face(d.box, r.label, r.score, d.score, demoted=r.demoted)
+            for d, r in zip(detections, results, strict=True)
         ]
 
     def process(

@@ -27,6 +27,9 @@ CONFIG = ROOT / "config" / "maskwatch.toml"
 MASKWATCH_VARIANTS = {"maskwatch": [], "maskwatch-640": ["pipeline.detector_max_side=0"],
                       "maskwatch-viewer": ["web.enabled=true"],
                       "maskwatch-every-frame": ["tracking.classify_every=1"]}  # fmt: skip
+# The seeds as the package runs them, with predict_on_batch instead of predict, and
+# AIZOO's FaceMaskDetection (one SSD that detects and labels: no classify stage).
+BASELINE_VARIANTS = ("seed", "seed-lean", "aizoo")
 
 
 class SeedPublisher:
@@ -138,6 +141,11 @@ def run_child(args: argparse.Namespace) -> dict:
             labeller = FaceLabeller(pipeline, sink.tracker, schedule)
             if config.web.enabled:
                 viewer = StatusPageViewer(config)
+        elif args.pipeline == "aizoo":
+            from workbench.aizoo_pipeline import AizooPipeline
+
+            pipeline = AizooPipeline(args.models_dir / "aizoo")
+            sink = SeedPublisher(args.port)
         else:
             from workbench.seed_pipeline import SeedPipeline
 
@@ -154,7 +162,7 @@ def run_child(args: argparse.Namespace) -> dict:
                 classified = labeller.classified - classified
             else:
                 faces = pipeline.process(image, times)
-                classified = len(faces)
+                classified = 0 if args.pipeline == "aizoo" else len(faces)
             if classified:
                 per_face.append(times.last("classify") / classified)
             if isinstance(sink, MaskwatchPublisher):
@@ -193,12 +201,12 @@ def child_env(threads: int) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
 
 
-def spawn_child(pipeline: str, frames: Path, threads: int, port: int) -> dict:
+def spawn_child(pipeline: str, frames: Path, threads: int, port: int, models_dir: Path) -> dict:
     started = time.time()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.benchmark", "child", "--pipeline", pipeline,
          "--frames", str(frames), "--threads", str(threads), "--port", str(port),
-         "--started", repr(started)],
+         "--models-dir", str(models_dir), "--started", repr(started)],
         cwd=ROOT, env=child_env(threads), capture_output=True, text=True,
     )  # fmt: skip
     if result.returncode != 0:

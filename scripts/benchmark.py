@@ -36,6 +36,7 @@ from workbench import bench_table, door_bench
 from workbench.bench_child import (
     BASELINE_VARIANTS,
     MASKWATCH_VARIANTS,
+    MODELS,
     child_env,
     run_child,
     spawn_child,
@@ -94,8 +95,10 @@ def machine() -> str:
 
 
 def run_parent(args: argparse.Namespace) -> None:
+    from workbench.aizoo_pipeline import check_files
     from workbench.local_broker import LocalBroker
 
+    check_files(args.models_dir / "aizoo")  # before the runs, not ten minutes into them
     scenes = test_scenes(args.data_root, args.limit)
     sets = {"doorway": doorway_frames(scenes), "native": native_frames(scenes)}
     runs: dict = {name: defaultdict(lambda: defaultdict(list)) for name in sets}
@@ -185,7 +188,7 @@ def main() -> None:
     parser.add_argument("--door-seconds", type=float, help="only the first N s of the door day")
     parser.add_argument("--rounds", type=positive, default=3,
                         help="interleaved runs of each configuration: median, range")  # fmt: skip
-    parser.add_argument("--models-dir", type=Path, default=ROOT.parent / "shared" / "models",
+    parser.add_argument("--models-dir", type=Path, default=MODELS,
                         help="the folder holding aizoo/ (AIZOO's FaceMaskDetection)")  # fmt: skip
     args = parser.parse_args()
     if args.command == "child":

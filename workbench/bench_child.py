@@ -21,6 +21,7 @@ from maskwatch.vision.pipeline import Face
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "maskwatch.toml"
+MODELS = ROOT.parent / "shared" / "models"  # holds aizoo/; the Makefile passes MODELS_DIR
 # maskwatch as configured by default, with the bundle's own 640 px detector input, with
 # its status page on and one viewer reading the live view, and classifying every face on
 # every frame (no classification schedule).
@@ -201,7 +202,9 @@ def child_env(threads: int) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
 
 
-def spawn_child(pipeline: str, frames: Path, threads: int, port: int, models_dir: Path) -> dict:
+def spawn_child(
+    pipeline: str, frames: Path, threads: int, port: int, models_dir: Path = MODELS
+) -> dict:
     started = time.time()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.benchmark", "child", "--pipeline", pipeline,

@@ -41,11 +41,12 @@ def spread(runs: list[dict], *keys: str) -> Spread | None:
     a run lacks it."""
     values = []
     for run in runs:
+        value = run
         for key in keys:
-            run = run.get(key) if isinstance(run, dict) else None
-        if run is None:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
             return None
-        values.append(float(run))
+        values.append(float(value))
     return Spread.of(values)
 
 

@@ -122,10 +122,12 @@ sd-card: bundle/manifest.json
 	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file]" >&2; exit 1; }
 	systemd/sd-card.sh $(BOOT)
 
-# maskwatch against the seeds' pipeline on the same frames: prints the table and writes
-# docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.
+# maskwatch against the seeds' pipeline and AIZOO's on the same frames: prints the table and
+# writes docs/benchmarks.md (+ .json). One round took about 10 minutes on 2 cores; it now
+# runs three, interleaved (--rounds).
 bench: system-deps setup
-	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --out docs/benchmarks.md
+	$(BIN)/python -m scripts.benchmark --data-root $(DATA) --models-dir $(MODELS_DIR) \
+		--out docs/benchmarks.md
 
 # The daemon at full speed for MINUTES (default 60) against a local mosquitto: RSS, open
 # descriptors and threads every minute, exit 1 if any grew; the table goes to docs/soak.md.

@@ -21,12 +21,16 @@ from maskwatch.vision.pipeline import Face
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "maskwatch.toml"
+MODELS = ROOT.parent / "shared" / "models"  # holds aizoo/; the Makefile passes MODELS_DIR
 # maskwatch as configured by default, with the bundle's own 640 px detector input, with
 # its status page on and one viewer reading the live view, and classifying every face on
 # every frame (no classification schedule).
 MASKWATCH_VARIANTS = {"maskwatch": [], "maskwatch-640": ["pipeline.detector_max_side=0"],
                       "maskwatch-viewer": ["web.enabled=true"],
                       "maskwatch-every-frame": ["tracking.classify_every=1"]}  # fmt: skip
+# The seeds as the package runs them, with predict_on_batch instead of predict, and
+# AIZOO's FaceMaskDetection (one SSD that detects and labels: no classify stage).
+BASELINE_VARIANTS = ("seed", "seed-lean", "aizoo")
 
 
 class SeedPublisher:
@@ -136,6 +140,11 @@ def run_child(args: argparse.Namespace) -> dict:
             sink = MaskwatchPublisher(config, args.port, Path(folder), loop.tracker)
             if config.web.enabled:
                 viewer = StatusPageViewer(config)
+        elif args.pipeline == "aizoo":
+            from workbench.aizoo_pipeline import AizooPipeline
+
+            pipeline = AizooPipeline(args.models_dir / "aizoo")
+            sink = SeedPublisher(args.port)
         else:
             from workbench.seed_pipeline import SeedPipeline
 
@@ -153,7 +162,7 @@ def run_child(args: argparse.Namespace) -> dict:
                 classified = loop.labeller.classified - classified
             else:
                 faces = pipeline.process(image, times)
-                classified = len(faces)
+                classified = 0 if args.pipeline == "aizoo" else len(faces)
             if classified:
                 per_face.append(times.last("classify") / classified)
             if isinstance(sink, MaskwatchPublisher):
@@ -192,12 +201,14 @@ def child_env(threads: int) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
 
 
-def spawn_child(pipeline: str, frames: Path, threads: int, port: int) -> dict:
+def spawn_child(
+    pipeline: str, frames: Path, threads: int, port: int, models_dir: Path = MODELS
+) -> dict:
     started = time.time()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.benchmark", "child", "--pipeline", pipeline,
          "--frames", str(frames), "--threads", str(threads), "--port", str(port),
-         "--started", repr(started)],
+         "--models-dir", str(models_dir), "--started", repr(started)],
         cwd=ROOT, env=child_env(threads), capture_output=True, text=True,
     )  # fmt: skip
     if result.returncode != 0:

@@ -39,7 +39,7 @@ from maskwatch.vision.regions import span
 
 MAX_SIZE_RATIO = 1.5  # faces paired by distance differ in width by at most this factor
 # Re-linking a face found again to a person unseen for a while, by their clothes:
-RELINK_SIMILARITY = 0.6  # histogram intersection at least this (0..1)
+RELINK_SIMILARITY = 0.8  # histogram intersection at least this (0..1): docs/tracking.md
 RELINK_SIZE_RATIO = 2.0  # a face at most this factor wider or narrower than theirs
 RELINK_SPEED = 3.0  # face widths a second a person may have walked while unseen
 RELINK_AFTER = 0.25  # seconds unseen before a track is offered by appearance

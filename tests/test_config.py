@@ -38,7 +38,7 @@ def test_overrides_are_typed_and_paths_relative_to_the_working_directory(tmp_pat
         ("[mqtt]\nprot = 1", "config key mqtt.prot: unknown key"),
         ("[mqtt]\ntopic_prefix = 'a/#'", "config key mqtt.topic_prefix"),
         ("[source]\nkind = 'webcam'", "config key source.kind: expected one of 'images', 'video'"),
-        ("[pipeline]\nthreads = 0", "config key pipeline.threads: expected at least 1, found 0"),
+        ("[pipeline]\nthreads = 0", "config key pipeline.threads: expected 1..64, found 0"),
         ("[source]\nloop = 'yes'", "config key source.loop: expected true or false"),
         ("mqtt = 5", "config key mqtt: expected a [mqtt] table"),
         ("[log]\nlevel = 'LOUD'", "config key log.level"),
@@ -47,12 +47,12 @@ def test_overrides_are_typed_and_paths_relative_to_the_working_directory(tmp_pat
         ("[mqtt]\ntls_ca = 'ca.pem'", "config key mqtt.tls: expected true when tls_ca"),
         ("[mqtt]\ntls = true\ntls_cert = 'c.pem'", "config key mqtt.tls_cert / mqtt.tls_key"),
         ("[snapshot]\nkind = 'video'", "config key snapshot.kind: expected one of 'face'"),
-        ("[queue]\nmax_events = 0", "config key queue.max_events: expected at least 1"),
+        ("[queue]\nmax_events = 0", "config key queue.max_events: expected 1..10000000"),
         ("[source]\nkind = 'picamera2'", "config key source.width / source.height"),
         ("[web]\nlisten = 'raspberrypi.local:8080'", "config key web.listen: expected HOST:PORT"),
         ("[web]\nlisten = '127.0.0.1'", "config key web.listen: expected HOST:PORT"),
         ("[web]\nfps = 60", "config key web.fps: expected 0.5..15, found 60.0"),
-        ("[web]\nwidth = 32", "config key web.width: expected at least 160, found 32"),
+        ("[web]\nwidth = 32", "config key web.width: expected 160..8192, found 32"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
@@ -60,6 +60,44 @@ def test_bad_values_name_the_key(tmp_path, text, message):
         load_config(write(tmp_path, text))
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+# Values that crashed the daemon (a traceback, exit 1, a restart loop) instead of exit 78.
+CRASHING_VALUES = [
+    ("mqtt.reconnect_max=nan", "config key mqtt.reconnect_max: expected a finite number, found nan"),
+    ("mqtt.reconnect_max=inf", "config key mqtt.reconnect_max: expected a finite number, found inf"),
+    ("queue.max_mb=nan", "config key queue.max_mb: expected a finite number, found nan"),
+    ("queue.max_mb=inf", "config key queue.max_mb: expected a finite number, found inf"),
+    ("source.interval=nan", "config key source.interval: expected a finite number, found nan"),
+    ("source.interval=1e300", "config key source.interval: expected 0.0..3600.0, found 1e+300"),
+    ("mqtt.keepalive=70000", "config key mqtt.keepalive: expected 5..65535, found 70000"),
+    ("pipeline.roi=[0, 0, nan, 1]", "config key pipeline.roi: expected a finite number, found nan"),
+    ("homeassistant.prefix='home/+'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='home/#'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='$SYS/ha'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='home//ha'", "config key homeassistant.prefix: expected topic levels"),
+    ('homeassistant.prefix="home\\u0000"', "config key homeassistant.prefix: expected topic"),
+    ("mqtt.topic_prefix='$SYS'", "config key mqtt.topic_prefix: expected topic levels"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), CRASHING_VALUES)
+def test_non_finite_and_out_of_range_values_are_config_errors(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(DEFAULT, [override], {})
+    assert str(caught.value).startswith(message), caught.value
+
+
+def test_run_and_check_refuse_the_same_values_with_one_line_and_exit_78(tmp_path):
+    """``check`` must refuse what ``run`` refuses (sd-card.sh: tests/test_sd_card.py)."""
+    for override, message in CRASHING_VALUES[::3]:
+        for command in ("run", "check"):
+            result = maskwatch(command, "--config", str(DEFAULT), "--set", override,
+                               "--set", f"queue.path={tmp_path / 'q.sqlite3'}")  # fmt: skip
+            assert result.returncode == EXIT_CONFIG, (command, override, result.stderr)
+            assert "Traceback" not in result.stderr, result.stderr
+            lines = error_lines(result.stderr)
+            assert len(lines) == 1 and message in lines[0], (command, result.stderr)
 
 
 def test_invalid_toml_names_the_file(tmp_path):

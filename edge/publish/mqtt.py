@@ -342,8 +342,8 @@ class MqttPublisher:
         problems = [self._broken] if self._broken else []
         if not self._sender_alive():
             if self._sender.is_alive():  # a hung thread cannot be replaced safely
-                problems.append(f"the MQTT sender thread has hung for over "
-                                f"{SENDER_STALL_SECONDS:.0f} s, in {where(self._sender)}")  # fmt: skip
+                stalled = f"over {SENDER_STALL_SECONDS:.0f} s, in {where(self._sender)}"
+                problems.append(f"the MQTT sender thread has hung for {stalled}")
             elif not self._may_restart("sender"):
                 problems.append("the MQTT sender thread died again soon after its restart")
             else:

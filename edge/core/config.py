@@ -291,9 +291,15 @@ class WebConfig:
     password_file: Path | None = None
     fps: float = 4.0  # live view frames per second, at most
     width: int = 640  # live view width in pixels, at most (frames are scaled down only)
+    # HTTPS: a PEM certificate, and its key unless the certificate file holds it. Without
+    # them the page is plain HTTP, and its password crosses the network readable.
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     def validate(self) -> None:
         self.address  # noqa: B018  (parses listen, naming the key when it is wrong)
+        if self.keyfile and not self.certfile:
+            raise ConfigError("config key web.keyfile: set web.certfile too (the certificate)")
         if not 0.5 <= self.fps <= 15:
             raise ConfigError(f"config key web.fps: expected 0.5..15, found {self.fps}")
         _within("web.width", self.width, 160, MAX_PIXELS)
@@ -357,6 +363,8 @@ PATH_KEYS = (
     ("mqtt", "tls_cert"),
     ("mqtt", "tls_key"),
     ("web", "password_file"),
+    ("web", "certfile"),
+    ("web", "keyfile"),
 )
 
 

@@ -17,6 +17,10 @@ loop, restarts a sender or network thread that died, and says the publisher is u
 Retained topics say what holds now: ``availability`` (the broker's last will turns it
 ``offline``), ``state`` and ``no_mask``, and Home Assistant's discovery configs, all
 published again on every (re)connect and when Home Assistant announces it is back.
+
+Over 400 lines on purpose: the sender, paho's callbacks and their supervision share the
+publisher's state (what is in flight, on which connection, why it is unhealthy); split
+apart, each would reach into the others'.
 """
 
 import json

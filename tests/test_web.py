@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import time
 import tomllib
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.conftest import (
     terminate,
 )
 from tests.test_full_card import fill_to_the_cap
+from tests.test_mqtt_security import make_pki
 from workbench.local_broker import LocalBroker, free_port
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -408,3 +410,44 @@ def test_wrong_passwords_lock_the_client_out_and_are_logged_as_a_rate(
     assert len(lines) == 1, lines  # a count a minute, not a line per guess
     assert "status page: 1 wrong passwords in the last 60 s from 1 clients" in lines[0]
     assert "door-secret" not in stderr and "guess" not in stderr
+    assert "status page: its password crosses the network readable" in stderr  # no TLS
+
+
+def test_the_page_over_https_with_certfile_and_keyfile(broker, still_frames, tmp_path):
+    pki = make_pki(tmp_path)
+    password = tmp_path / "web-password"
+    password.write_text("door-secret\n")
+    port = free_port()
+    daemon = serve(broker, still_frames, port, "--set", f"web.listen=0.0.0.0:{port}",
+                   "--set", f"web.password_file={password}",
+                   "--set", f"web.certfile={pki / 'server.pem'}",
+                   "--set", f"web.keyfile={pki / 'server.key'}")  # fmt: skip
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+            with contextlib.suppress(OSError):
+                connection.request("GET", "/status.json", headers=basic("door-secret"))
+                response = connection.getresponse()
+                page = json.loads(response.read()) if response.status == 200 else None
+            connection.close()
+            time.sleep(0.2)
+        assert page is not None and page["device"]
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            get(port, "/status.json", basic("door-secret"))  # plain HTTP gets no page
+    finally:
+        stderr = terminate(daemon)
+    assert f"status page on https://0.0.0.0:{port}/ (password protected)" in stderr
+    assert "crosses the network readable" not in stderr
+
+
+def test_a_certificate_that_cannot_be_loaded_is_one_line_and_exit_78(tmp_path):
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    result = maskwatch("run", "--config", str(CONFIG), "--set", "web.enabled=true",
+                       "--set", f"web.certfile={tmp_path / 'cert.pem'}",
+                       "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
+                       env=environment())  # fmt: skip
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and "config key web.certfile / web.keyfile: cannot load" in errors[0]

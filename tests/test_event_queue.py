@@ -26,7 +26,7 @@ def test_events_are_numbered_and_kept_across_a_restart(tmp_path):
     queue.remove([2])
     queue.close()
 
-    reopened = EventQueue(path, max_events=100)  # as after a crash or a power cut
+    reopened = EventQueue(path, max_events=100)  # after a clean stop (a killed writer: below)
     queued = reopened.after(0, 10)
     assert [(e.seq, json.loads(e.payload)["seq"]) for e in queued] == [(1, 1), (3, 3)]
     assert reopened.append(payload) == 4  # seq keeps rising, never reused

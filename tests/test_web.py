@@ -147,15 +147,21 @@ def test_the_page_shows_the_live_view_events_and_gives_the_roi_line(
         terminate(daemon)
 
 
-def test_a_reachable_page_without_a_password_is_a_config_error(tmp_path):
+def refused_page(tmp_path, *overrides):
+    """``maskwatch run`` with the page on and ``overrides``: exit 78 and one error line."""
     result = maskwatch("run", "--config", str(CONFIG), "--set", "web.enabled=true",
-                       "--set", f"web.listen=0.0.0.0:{free_port()}",
-                       "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
+                       *overrides, "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
                        env=environment())  # fmt: skip
     assert result.returncode == EXIT_CONFIG, result.stderr
     errors = error_lines(result.stderr)
-    assert len(errors) == 1 and "config key web.password_file" in errors[0], result.stderr
-    assert "0.0.0.0" in errors[0] and "needs a password" in errors[0]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_a_reachable_page_without_a_password_is_a_config_error(tmp_path):
+    error = refused_page(tmp_path, "--set", f"web.listen=0.0.0.0:{free_port()}")
+    assert "config key web.password_file" in error
+    assert "0.0.0.0" in error and "needs a password" in error
 
 
 def test_check_reports_the_page_a_missing_password_and_a_busy_port(broker, still_frames):
@@ -444,10 +450,5 @@ def test_the_page_over_https_with_certfile_and_keyfile(broker, still_frames, tmp
 
 def test_a_certificate_that_cannot_be_loaded_is_one_line_and_exit_78(tmp_path):
     (tmp_path / "cert.pem").write_text("not a certificate\n")
-    result = maskwatch("run", "--config", str(CONFIG), "--set", "web.enabled=true",
-                       "--set", f"web.certfile={tmp_path / 'cert.pem'}",
-                       "--set", f"queue.path={tmp_path / 'q.sqlite3'}",
-                       env=environment())  # fmt: skip
-    assert result.returncode == EXIT_CONFIG, result.stderr
-    errors = error_lines(result.stderr)
-    assert len(errors) == 1 and "config key web.certfile / web.keyfile: cannot load" in errors[0]
+    error = refused_page(tmp_path, "--set", f"web.certfile={tmp_path / 'cert.pem'}")
+    assert "config key web.certfile / web.keyfile: cannot load" in error

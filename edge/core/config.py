@@ -380,8 +380,10 @@ def _fraction(key: str, value: float) -> None:
 
 
 def _within(key: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"config key {key}: expected {low}..{high}, found {value}")
+    if value < low:
+        raise ConfigError(f"config key {key}: expected at least {low}, found {value}")
+    if value > high:
+        raise ConfigError(f"config key {key}: expected at most {high}, found {value}")
 
 
 def _topic(key: str, value: str) -> None:

@@ -43,7 +43,7 @@ def max_pages(config: QueueConfig) -> int:
 class HeldEvent(QueuedEvent):
     """An event held in memory, with what builds its payload under another seq."""
 
-    make_payload: Callable[[int], str] = str
+    make_payload: Callable[[int], str]
 
 
 @dataclass(frozen=True)

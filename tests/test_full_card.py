@@ -231,3 +231,12 @@ def test_a_daemon_started_on_a_full_tmpfs_runs(broker, tmp_path):
         _, stderr = daemon.communicate(timeout=120)
     assert daemon.returncode == 0, stderr
     assert "holding events in memory" in stderr and "Traceback" not in stderr
+
+
+def test_a_card_of_its_own_fails_loudly_without_root(tmp_path, monkeypatch):
+    """Not root: the card tests fail, naming the way to run them; they never skip."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    card = tmpfs(tmp_path / "card", "1m")
+    with pytest.raises(pytest.fail.Exception, match="unshare --map-root-user --mount"):
+        card.__enter__()
+    assert not (tmp_path / "card").exists()  # nothing made, nothing mounted

@@ -19,6 +19,13 @@ import pytest
 
 from maskwatch.core.config import load_config
 from maskwatch.core.errors import EXIT_CONFIG
+from maskwatch.service.web_guard import (
+    LOCKOUT_SECONDS,
+    MAX_FAILURES,
+    REQUEST_DEADLINE,
+    Lockout,
+    client_of,
+)
 from tests.conftest import (
     CONFIG,
     error_lines,
@@ -442,6 +449,10 @@ def test_the_page_over_https_with_certfile_and_keyfile(broker, still_frames, tmp
         assert page is not None and page["device"]
         with pytest.raises((ConnectionError, http.client.HTTPException)):
             get(port, "/status.json", basic("door-secret"))  # plain HTTP gets no page
+        silent, started = connect_from(ATTACKER, port), time.monotonic()  # never says hello
+        assert answer(silent, REQUEST_DEADLINE + 3) == b""  # closed at the deadline
+        assert time.monotonic() - started < REQUEST_DEADLINE + 2
+        silent.close()
     finally:
         stderr = terminate(daemon)
     assert f"status page on https://0.0.0.0:{port}/ (password protected)" in stderr
@@ -452,3 +463,22 @@ def test_a_certificate_that_cannot_be_loaded_is_one_line_and_exit_78(tmp_path):
     (tmp_path / "cert.pem").write_text("not a certificate\n")
     error = refused_page(tmp_path, "--set", f"web.certfile={tmp_path / 'cert.pem'}")
     assert "config key web.certfile / web.keyfile: cannot load" in error
+
+
+def test_a_lockout_ends_after_a_minute_and_each_wrong_password_then_renews_it():
+    """The lockout's timing (a minute is too long to wait for over sockets), on a fake clock;
+    and one IPv6 host, which has a whole /64 to itself, counts as one client."""
+    now = [0.0]
+    lockout = Lockout(clock=lambda: now[0])
+    for _ in range(MAX_FAILURES):
+        assert not lockout.locked("192.0.2.7")
+        lockout.failed("192.0.2.7")
+    assert lockout.locked("192.0.2.7") == LOCKOUT_SECONDS
+    now[0] += LOCKOUT_SECONDS
+    assert not lockout.locked("192.0.2.7")
+    lockout.failed("192.0.2.7")  # one more wrong guess: locked again at once
+    assert lockout.locked("192.0.2.7") == LOCKOUT_SECONDS
+    lockout.succeeded("192.0.2.7")
+    assert not lockout.locked("192.0.2.7")
+    assert client_of("2001:db8::1") == client_of("2001:db8::ffff:1") == "2001:db8::/64"
+    assert client_of("::ffff:192.0.2.7") == client_of("192.0.2.7") == "192.0.2.7"

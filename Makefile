@@ -119,7 +119,7 @@ deploy: bundle/manifest.json
 # the bundle, an offline wheelhouse, CONFIG and PASSWORD_FILE onto its boot partition, and
 # a first-boot step that installs and starts maskwatch (systemd/sd-card.sh).
 sd-card: bundle/manifest.json
-	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file]" >&2; exit 1; }
+	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file] [WEB_PASSWORD_FILE=file]" >&2; exit 1; }
 	systemd/sd-card.sh $(BOOT)
 
 # maskwatch against the seeds' pipeline and AIZOO's on the same frames: prints the table and

@@ -2,10 +2,10 @@
 # maskwatch's first-boot step, put on the boot partition by 'make sd-card' and run once, as
 # root, by what the release uses for Raspberry Pi Imager's customisation: cloud-init's
 # runcmd (trixie) or firstrun.sh (bookworm). From the folder it lies in
-# (/boot/firmware/maskwatch): moves the owner's config (0640) and broker password (0600)
-# into /etc/maskwatch, removes them from the boot partition, installs maskwatch offline
-# from the wheelhouse there (systemd/install.sh: user, venv, bundle, unit; it starts the
-# service), then removes the rest of the folder. Its log: /var/log/maskwatch-firstboot.log.
+# (/boot/firmware/maskwatch): moves the owner's config (0640) and the broker's and the
+# status page's passwords (0600) into /etc/maskwatch, removes them from the boot
+# partition, installs maskwatch offline from the wheelhouse there (systemd/install.sh:
+# user, venv, bundle, unit; it starts the service), then removes the rest of the folder. Its log: /var/log/maskwatch-firstboot.log.
 # DESTDIR=/some/root does the same into that tree (the tests), starting nothing.
 set -euo pipefail
 
@@ -20,9 +20,9 @@ echo "maskwatch first boot: $(date -u +%FT%TZ), from $card"
 # The secrets first: whatever happens next, they are no longer on the FAT partition,
 # which every user (and any card reader) can read.
 install -d -m 0750 "$root/etc/maskwatch"
-for name in maskwatch.toml mqtt_password; do
+for name in maskwatch.toml mqtt_password web_password; do
     [ -f "$card/$name" ] || continue
-    mode=0640 && [ "$name" = mqtt_password ] && mode=0600
+    mode=0600 && [ "$name" = maskwatch.toml ] && mode=0640
     install -m "$mode" "$card/$name" "$root/etc/maskwatch/$name"
     rm -f "$card/$name"
     echo "maskwatch first boot: moved $name to /etc/maskwatch (mode $mode)"

@@ -1,4 +1,5 @@
 import json
+import random
 import shutil
 
 import pytest
@@ -147,3 +148,53 @@ def test_the_default_manifest_records_training_data_and_figures(bundle_dir):
         label: figures["f1"] for label, figures in scene["per_label"].items()
     }
     assert manifest.source_commit and manifest.created
+
+
+def garble(path, offsets, value=0xFF):
+    """Overwrite bytes of a file as a failing card does."""
+    data = bytearray(path.read_bytes())
+    for offset in offsets:
+        data[offset] = value
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda root: garble(root / MANIFEST_FILE, (40, 41)), "not UTF-8 text (byte 40)"),
+        (lambda root: edit_manifest(root, lambda m: m.update(files=sorted(m["files"]))),
+         "files must be an object, found list"),
+        (lambda root: edit_manifest(root, lambda m: m.update(evaluation=[1])),
+         "evaluation must be an object, found list"),
+        (lambda root: edit_manifest(root, lambda m: m["classifier"].update(labels="mask")),
+         "classifier.labels must be a list of strings"),
+        (lambda root: edit_manifest(root, lambda m: m["files"].update({"labels": 7})),
+         "files.labels must be a sha256 string"),
+    ],
+)  # fmt: skip
+def test_a_garbled_manifest_is_one_line_and_exit_78(bundle_copy, tmp_path, damage, message):
+    damage(bundle_copy)
+    for command in (("bundle", "verify", str(bundle_copy)),
+                    ("run", "--config", str(ROOT / "config/maskwatch.toml"),
+                     "--set", f"bundle.path={bundle_copy}",
+                     "--set", f"queue.path={tmp_path / 'q.sqlite3'}")):  # fmt: skip
+        result = maskwatch(*command)
+        assert result.returncode == EXIT_CONFIG, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_any_two_garbled_bytes_of_the_manifest_give_a_bundle_error(bundle_copy):
+    """Two bytes overwritten anywhere (200 seeded tries): refused with one line, or, where
+    they hit nothing that matters (a date, a figure), loaded; never another exception."""
+    manifest = bundle_copy / MANIFEST_FILE
+    original = manifest.read_bytes()
+    rng = random.Random(23)
+    for _ in range(200):
+        manifest.write_bytes(original)
+        garble(manifest, rng.sample(range(len(original)), 2), rng.randrange(256))
+        try:
+            load_bundle(bundle_copy)
+        except BundleError as error:
+            assert "\n" not in str(error)

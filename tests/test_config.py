@@ -62,6 +62,44 @@ def test_bad_values_name_the_key(tmp_path, text, message):
     assert "\n" not in str(caught.value)
 
 
+# Values that crashed the daemon (a traceback, exit 1, a restart loop) instead of exit 78.
+CRASHING_VALUES = [
+    ("mqtt.reconnect_max=nan", "config key mqtt.reconnect_max: expected a finite number"),
+    ("mqtt.reconnect_max=inf", "config key mqtt.reconnect_max: expected a finite number"),
+    ("queue.max_mb=nan", "config key queue.max_mb: expected a finite number, found nan"),
+    ("queue.max_mb=inf", "config key queue.max_mb: expected a finite number, found inf"),
+    ("source.interval=nan", "config key source.interval: expected a finite number, found nan"),
+    ("source.interval=1e300", "config key source.interval: expected at most 3600.0, found 1e+300"),
+    ("mqtt.keepalive=70000", "config key mqtt.keepalive: expected at most 65535, found 70000"),
+    ("pipeline.roi=[0, 0, nan, 1]", "config key pipeline.roi: expected a finite number, found nan"),
+    ("homeassistant.prefix='home/+'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='home/#'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='$SYS/ha'", "config key homeassistant.prefix: expected topic levels"),
+    ("homeassistant.prefix='home//ha'", "config key homeassistant.prefix: expected topic levels"),
+    ('homeassistant.prefix="home\\u0000"', "config key homeassistant.prefix: expected topic"),
+    ("mqtt.topic_prefix='$SYS'", "config key mqtt.topic_prefix: expected topic levels"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), CRASHING_VALUES)
+def test_non_finite_and_out_of_range_values_are_config_errors(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(DEFAULT, [override], {})
+    assert str(caught.value).startswith(message), caught.value
+
+
+def test_run_and_check_refuse_the_same_values_with_one_line_and_exit_78(tmp_path):
+    """``check`` must refuse what ``run`` refuses (sd-card.sh: tests/test_sd_card.py)."""
+    for override, message in CRASHING_VALUES[::3]:
+        for command in ("run", "check"):
+            result = maskwatch(command, "--config", str(DEFAULT), "--set", override,
+                               "--set", f"queue.path={tmp_path / 'q.sqlite3'}")  # fmt: skip
+            assert result.returncode == EXIT_CONFIG, (command, override, result.stderr)
+            assert "Traceback" not in result.stderr, result.stderr
+            lines = error_lines(result.stderr)
+            assert len(lines) == 1 and message in lines[0], (command, result.stderr)
+
+
 def test_invalid_toml_names_the_file(tmp_path):
     path = write(tmp_path, "[mqtt\nport=1")
     with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):

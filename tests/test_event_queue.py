@@ -2,13 +2,17 @@
 
 import json
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from maskwatch.core.errors import ConfigError
 from maskwatch.publish.event_queue import EventQueue
 from maskwatch.publish.outbox import Outbox
+from tests.test_full_card import remount, tmpfs
 
 
 def payload(seq):
@@ -22,7 +26,7 @@ def test_events_are_numbered_and_kept_across_a_restart(tmp_path):
     queue.remove([2])
     queue.close()
 
-    reopened = EventQueue(path, max_events=100)  # as after a crash or a power cut
+    reopened = EventQueue(path, max_events=100)  # after a clean stop (a killed writer: below)
     queued = reopened.after(0, 10)
     assert [(e.seq, json.loads(e.payload)["seq"]) for e in queued] == [(1, 1), (3, 3)]
     assert reopened.append(payload) == 4  # seq keeps rising, never reused
@@ -124,3 +128,100 @@ def test_a_full_queue_file_holds_events_in_memory_until_space_returns(tmp_path, 
     reopened = EventQueue(path, max_events=10000)
     assert [e.seq for e in reopened.after(0, 10)] == [41] and reopened.last_seq() == 41
     reopened.close()
+
+
+# Power cuts: a writer process killed without closing the queue (closing checkpoints the
+# WAL, which a power cut does not), then the queue opened again.
+WRITER = """
+import json, os, sys
+from pathlib import Path
+from maskwatch.publish.event_queue import EventQueue
+queue = EventQueue(Path(sys.argv[1]), max_events=100000)
+for n in range(int(sys.argv[2])):
+    seq = queue.append(lambda seq: json.dumps({"seq": seq, "run": 1}))
+    print(seq, flush=True)  # committed (synchronous=FULL) before it is said
+if sys.argv[3] == "exit":
+    os._exit(0)  # no close, no checkpoint: the commits stay in the WAL
+"""
+
+
+def killed_writer(path, events, how="exit"):
+    """A child process that appends ``events`` events, then dies without closing the
+    queue (``os._exit``), or appends forever until SIGKILLed once ``events`` are in.
+    Returns the seqs it reported committed."""
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(path),
+                              str(events if how == "exit" else 10**9), how],
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    committed = []
+    for line in child.stdout:
+        committed.append(int(line))
+        if how == "kill" and len(committed) == events:
+            child.send_signal(signal.SIGKILL)  # mid-run: between, or inside, a commit
+            break
+    child.wait(30)
+    return committed
+
+
+def stored(path):
+    queue = EventQueue(path, max_events=100000)
+    try:
+        return {e.seq: json.loads(e.payload) for e in queue.after(0, 100000)}
+    finally:
+        queue.close()
+
+
+def test_a_writer_killed_mid_run_loses_no_committed_event(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    committed = killed_writer(path, 200, how="kill")
+    assert path.with_name("events.sqlite3-wal").stat().st_size > 0  # not checkpointed
+    events = stored(path)
+    assert set(committed) <= events.keys()  # every event it reported committed is there
+    assert sorted(events) == list(range(1, len(events) + 1))
+    queue = EventQueue(path, max_events=100000)
+    assert queue.append(payload) == max(events) + 1  # numbering goes on, nothing reused
+    queue.close()
+
+
+def test_after_a_power_cut_a_read_only_card_numbers_on_from_the_wal(tmp_path):
+    """The card comes back read-only (fsck) after a power cut that left the last commits
+    in the WAL: events are held in memory numbered after those, and once the card takes
+    writes again they join them; none is overwritten."""
+    with tmpfs(tmp_path / "card", "8m") as card:
+        path = card / "events.sqlite3"
+        assert killed_writer(path, 10) == list(range(1, 11))
+        remount(card, "ro")
+        outbox = Outbox(path, max_events=1000, memory_events=100)
+        assert outbox.health().state == "memory"
+        new = [outbox.append(lambda seq: json.dumps({"seq": seq, "run": 2})) for _ in range(3)]
+        assert new == [11, 12, 13]
+        remount(card, "rw")
+        outbox.retry_if_due(force=True)
+        assert outbox.health().as_json() == {"state": "disk", "reason": "", "lost": 0}
+        outbox.close()
+        events = stored(path)
+    assert sorted(events) == list(range(1, 14))
+    assert [events[s]["run"] for s in range(1, 14)] == [1] * 10 + [2] * 3
+    assert all(events[s]["seq"] == s for s in events)
+
+
+def test_events_numbered_from_a_stale_value_are_renumbered_not_written_over(tmp_path, caplog):
+    """Even the WAL unreadable (a read-only card without its index, -shm): the held events
+    are numbered from what the file alone says, and moved after the card's own."""
+    with tmpfs(tmp_path / "card", "8m") as card:
+        path = card / "events.sqlite3"
+        killed_writer(path, 10)
+        path.with_name("events.sqlite3-shm").unlink()
+        remount(card, "ro")
+        outbox = Outbox(path, max_events=1000, memory_events=100)
+        new = [outbox.append(lambda seq: json.dumps({"seq": seq, "run": 2})) for _ in range(3)]
+        remount(card, "rw")
+        outbox.retry_if_due(force=True)
+        assert outbox.health().state == "disk"
+        assert outbox.append(lambda seq: json.dumps({"seq": seq, "run": 2})) == 14
+        outbox.close()
+        events = stored(path)
+    assert new[0] <= 10  # numbered from a stale value ...
+    assert "renumbered after it" in caplog.text
+    assert sorted(events) == list(range(1, 15))  # ... but nothing written over
+    assert [events[s]["run"] for s in range(1, 15)] == [1] * 10 + [2] * 4
+    assert all(events[s]["seq"] == s for s in events)

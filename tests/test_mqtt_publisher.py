@@ -4,11 +4,12 @@ the acknowledgement bookkeeping survives a failing disk, and dead threads come b
 import json
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
 import maskwatch.publish.mqtt
-from maskwatch.core.config import load_config
+from maskwatch.core.config import HomeAssistantConfig, load_config
 from maskwatch.publish.event_queue import EventQueue
 from maskwatch.publish.mqtt import MqttPublisher
 from tests.conftest import wait_until
@@ -190,3 +191,46 @@ def test_a_mask_worn_wrongly_raises_the_alarm_unless_excluded(tmp_path, setting,
         }  # fmt: skip
         state.close()
         publisher.stop()
+
+
+def test_a_failing_connection_set_up_is_unhealthy_and_logged(broker, tmp_path, caplog):
+    """A discovery publish that raises inside on_connect (a prefix the config now refuses,
+    handed in unchecked): nothing is sent, so the publisher must not look healthy."""
+    config = load_config(None, [f"mqtt.port={broker.port}"], {})
+    queue = EventQueue(tmp_path / "events.sqlite3", 100)
+    unchecked = HomeAssistantConfig(prefix="home/+")  # the dataclass alone validates nothing
+    publisher = MqttPublisher(config.mqtt, unchecked, "unit", "unit", queue)
+    publisher.start()
+    assert wait_until(lambda: "MQTT callback _on_connect failed" in caplog.text)
+    assert publisher.supervise() is False
+    assert publisher.supervise() is False
+    lines = [r.getMessage() for r in caplog.records if "watchdog" in r.getMessage()]
+    assert len(lines) == 1, lines  # logged once, not every frame
+    assert lines[0].startswith("setting up the broker connection failed: _on_connect failed "
+                               "(ValueError: Publish topic cannot contain wildcards.)")  # fmt: skip
+    publisher.stop(timeout=0.5)
+
+
+def test_a_hung_sender_is_unhealthy_and_says_where_it_hangs(broker, tmp_path, caplog,
+                                                           monkeypatch):  # fmt: skip
+    monkeypatch.setattr(maskwatch.publish.mqtt, "SENDER_STALL_SECONDS", 1.0)
+    publisher, queue = publisher_for(broker, tmp_path)
+    publisher.start()
+    assert publisher.connected.wait(10)
+    release = threading.Event()
+
+    def hangs():
+        release.wait(20)
+
+    publisher._send_some = hangs
+    publisher._wake.set()
+    assert wait_until(lambda: publisher.supervise() is False, 10)
+    assert publisher.supervise() is False
+    lines = [r.getMessage() for r in caplog.records if "watchdog" in r.getMessage()]
+    assert len(lines) == 1, lines  # logged once, not every frame
+    assert lines[0].startswith("the MQTT sender thread has hung for over 1 s, in ")
+    assert f"{Path(__file__).name}:{hangs.__code__.co_firstlineno + 1} hangs > " in lines[0]
+    assert lines[0].endswith(": no longer feeding systemd's watchdog, which restarts maskwatch")
+    release.set()
+    assert wait_until(publisher.supervise)  # it came round again
+    publisher.stop(timeout=0.5)

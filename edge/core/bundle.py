@@ -95,6 +95,41 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise BundleError(f"{where}: {error}") from None
 
 
+def read_text(path: Path) -> str:
+    """A bundle's text file, or one line when the card garbled it into non-UTF-8 bytes."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BundleError(
+            f"{path}: not UTF-8 text (byte {error.start}), the file is corrupted; {REBUILD_HINT}"
+        ) from None
+
+
+def _object(data: dict, key: str, where: str) -> dict:
+    """``data[key]`` as a JSON object (empty when absent), else one line naming the key."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise BundleError(
+            f"{where}: {key} must be an object, found {type(value).__name__}; {REBUILD_HINT}"
+        )
+    return value
+
+
+def _checksums(data: dict, where: str) -> dict[str, str]:
+    files = _object(data, "files", where)
+    for name, digest in files.items():
+        if not isinstance(digest, str):
+            raise BundleError(f"{where}: files.{name} must be a sha256 string; {REBUILD_HINT}")
+    return dict(files)
+
+
+def _labels(classifier: dict, where: str) -> tuple[str, ...]:
+    labels = classifier.get("labels") or ()
+    if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+        raise BundleError(f"{where}: classifier.labels must be a list of strings; {REBUILD_HINT}")
+    return tuple(labels)
+
+
 def parse_manifest(text: str, where: str) -> Manifest:
     """Validate a manifest's JSON; raise :class:`BundleError` naming the problem."""
     try:
@@ -109,20 +144,23 @@ def parse_manifest(text: str, where: str) -> Manifest:
             f"{where}: bundle format version {version!r}, this maskwatch reads "
             f"{FORMAT_VERSION}; {REBUILD_HINT} or upgrade maskwatch"
         )
-    classifier = dict(data.get("classifier") or {})
-    classifier["labels"] = tuple(classifier.get("labels") or ())
-    detector = dict(data.get("detector") or {})
-    detector["crop_convention"] = tuple(detector.get("crop_convention") or ())
+    classifier = dict(_object(data, "classifier", where))
+    classifier["labels"] = _labels(classifier, where)
+    detector = dict(_object(data, "detector", where))
+    convention = detector.get("crop_convention") or ()
+    if not isinstance(convention, list | tuple):
+        raise BundleError(f"{where}: detector.crop_convention must be a list; {REBUILD_HINT}")
+    detector["crop_convention"] = tuple(convention)
     return Manifest(
         classifier=_build(ClassifierInfo, classifier, f"{where} classifier"),
         preprocess=_build(PreprocessSpec, data.get("preprocess"), f"{where} preprocess"),
         detector=_build(DetectorInfo, detector, f"{where} detector"),
-        files=dict(data.get("files") or {}),
+        files=_checksums(data, where),
         created=str(data.get("created", "")),
         source_commit=str(data.get("source_commit", "")),
-        training_data=dict(data.get("training_data") or {}),
-        evaluation=dict(data.get("evaluation") or {}),
-        detector_provenance=dict(data.get("detector_provenance") or {}),
+        training_data=_object(data, "training_data", where),
+        evaluation=_object(data, "evaluation", where),
+        detector_provenance=_object(data, "detector_provenance", where),
     )
 
 
@@ -151,7 +189,7 @@ def verify_labels(root: Path, manifest: Manifest) -> None:
     """The ``labels`` file, when the bundle has one, lists the classifier's labels in order."""
     if LABELS_FILE not in manifest.files:
         return
-    found = tuple((root / LABELS_FILE).read_text().split())
+    found = tuple(read_text(root / LABELS_FILE).split())
     if found != manifest.classifier.labels:
         raise BundleError(
             f"{root / LABELS_FILE}: labels {found} differ from the manifest's "
@@ -178,7 +216,7 @@ def load_bundle(path: Path) -> Bundle:
     if not manifest_path.is_file():
         where = path if root == path else f"{path} (archive)"
         raise BundleError(f"{where}: no bundle manifest {MANIFEST_FILE}; {REBUILD_HINT}")
-    manifest = parse_manifest(manifest_path.read_text(), str(manifest_path))
+    manifest = parse_manifest(read_text(manifest_path), str(manifest_path))
     verify_files(root, manifest)
     verify_labels(root, manifest)
     return Bundle(root, manifest)

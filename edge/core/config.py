@@ -14,6 +14,7 @@ typed models).
 import dataclasses
 import ipaddress
 import logging
+import math
 import os
 import re
 import tomllib
@@ -28,6 +29,19 @@ SNAPSHOT_KINDS = ("face", "frame")
 ENV_PREFIX = "MASKWATCH__"
 RUNTIMES = ("auto", "ai-edge-litert", "tflite-runtime")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Upper bounds: beyond them a value is a typo, or breaks what it is handed to.
+HOUR, DAY = 3600.0, 86400.0  # the longest wait, and the longest stats interval, in seconds
+MAX_PIXELS = 8192  # an 8K frame's side
+MAX_FPS = 120.0
+MAX_THREADS = 64
+MAX_FRAMES = 10_000  # frame counts of tracking
+MAX_SHIFT = 100.0  # face widths
+MQTT_MAX_KEEPALIVE = 65535  # CONNECT's 16-bit field: paho's thread dies on more
+MQTT_MAX_WINDOW = 65535  # 16-bit packet ids
+MAX_QUEUED = 10_000_000  # events on the card, some 5 GB
+MAX_HELD = 100_000  # events in memory, some 50 MB of the unit's MemoryMax=256M
+MAX_QUEUE_MB = 1_000_000.0
+TOPIC_LEVELS = re.compile(r"[^#+\s\x00/$][^#+\s\x00/]*(/[^#+\s\x00/]+)*")
 
 
 @dataclass(frozen=True)
@@ -49,11 +63,11 @@ class SourceConfig:
 
     def validate(self) -> None:
         _choice("source.kind", self.kind, SOURCE_KINDS)
-        _at_least("source.max_fps", self.max_fps, 0.0)
-        _at_least("source.width", self.width, 0)
-        _at_least("source.height", self.height, 0)
-        _at_least("source.interval", self.interval, 0.0)
-        _at_least("source.reopen_max", self.reopen_max, 0.1)
+        _within("source.max_fps", self.max_fps, 0.0, MAX_FPS)
+        _within("source.width", self.width, 0, MAX_PIXELS)
+        _within("source.height", self.height, 0, MAX_PIXELS)
+        _within("source.interval", self.interval, 0.0, HOUR)
+        _within("source.reopen_max", self.reopen_max, 0.1, HOUR)
         if self.kind == "picamera2" and not (self.width and self.height):
             raise ConfigError(
                 "config key source.width / source.height: picamera2 needs a frame size, "
@@ -84,14 +98,14 @@ class PipelineConfig:
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:
-        _at_least("pipeline.threads", self.threads, 1)
+        _within("pipeline.threads", self.threads, 1, MAX_THREADS)
         _choice("pipeline.runtime", self.runtime, RUNTIMES)
-        _at_least("pipeline.min_face", self.min_face, 0)
+        _within("pipeline.min_face", self.min_face, 0, MAX_PIXELS)
         _fraction("pipeline.detector_score", self.detector_score)
-        if self.detector_max_side and self.detector_max_side < 64:
+        if self.detector_max_side and not 64 <= self.detector_max_side <= MAX_PIXELS:
             raise ConfigError(
-                "config key pipeline.detector_max_side: expected 0 (the bundle's) or at least "
-                f"64 pixels, found {self.detector_max_side}"
+                "config key pipeline.detector_max_side: expected 0 (the bundle's) or "
+                f"64..{MAX_PIXELS} pixels, found {self.detector_max_side}"
             )
         _fraction("pipeline.min_label_score", self.min_label_score)
         _fraction("pipeline.mask_min_score", self.mask_min_score)
@@ -120,20 +134,20 @@ class MotionConfig:
     mask: tuple[tuple[float, ...], ...] = ()
 
     def validate(self) -> None:
-        _at_least("motion.frame_height", self.frame_height, 32)
+        _within("motion.frame_height", self.frame_height, 32, MAX_PIXELS)
         if not 1 <= self.threshold <= 255:
             raise ConfigError(
                 f"config key motion.threshold: expected 1..255, found {self.threshold}"
             )
-        _at_least("motion.contour_area", self.contour_area, 1)
+        _within("motion.contour_area", self.contour_area, 1, MAX_PIXELS**2)
         if not 0.0 < self.alpha <= 1.0:
             raise ConfigError(f"config key motion.alpha: expected 0..1, found {self.alpha}")
         if not 0.0 < self.global_change <= 1.0:
             raise ConfigError(
                 f"config key motion.global_change: expected 0..1, found {self.global_change}"
             )
-        _at_least("motion.heartbeat", self.heartbeat, 0.0)
-        _at_least("motion.region_size", self.region_size, 64)
+        _within("motion.heartbeat", self.heartbeat, 0.0, HOUR)
+        _within("motion.region_size", self.region_size, 64, MAX_PIXELS)
         for index, polygon in enumerate(self.mask):
             points = len(polygon) // 2
             if len(polygon) % 2 or points < 3 or not all(0.0 <= v <= 1.0 for v in polygon):
@@ -163,14 +177,14 @@ class TrackingConfig:
     reclassify_iou: float = 0.5
 
     def validate(self) -> None:
-        _at_least("tracking.classify_first", self.classify_first, 1)
-        _at_least("tracking.classify_every", self.classify_every, 1)
+        _within("tracking.classify_first", self.classify_first, 1, MAX_FRAMES)
+        _within("tracking.classify_every", self.classify_every, 1, MAX_FRAMES)
         _fraction("tracking.reclassify_iou", self.reclassify_iou)
-        _at_least("tracking.confirm_frames", self.confirm_frames, 1)
-        _at_least("tracking.vote_window", self.vote_window, 1)
-        _at_least("tracking.end_after", self.end_after, 0.0)
-        _at_least("tracking.return_within", self.return_within, 0.0)
-        _at_least("tracking.max_shift", self.max_shift, 0.0)
+        _within("tracking.confirm_frames", self.confirm_frames, 1, MAX_FRAMES)
+        _within("tracking.vote_window", self.vote_window, 1, MAX_FRAMES)
+        _within("tracking.end_after", self.end_after, 0.0, HOUR)
+        _within("tracking.return_within", self.return_within, 0.0, HOUR)
+        _within("tracking.max_shift", self.max_shift, 0.0, MAX_SHIFT)
         if not 0.0 < self.min_iou <= 1.0:
             raise ConfigError(f"config key tracking.min_iou: expected 0..1, found {self.min_iou}")
 
@@ -203,16 +217,12 @@ class MqttConfig:
             raise ConfigError("config key mqtt.host: expected a host name, found an empty string")
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"config key mqtt.port: expected 1..65535, found {self.port}")
-        if not re.fullmatch(r"[^#+\s]+(/[^#+\s]+)*", self.topic_prefix):
-            raise ConfigError(
-                f"config key mqtt.topic_prefix: expected topic levels without '#', '+' or "
-                f"spaces, found {self.topic_prefix!r}"
-            )
-        _at_least("mqtt.keepalive", self.keepalive, 5)
+        _topic("mqtt.topic_prefix", self.topic_prefix)
+        _within("mqtt.keepalive", self.keepalive, 5, MQTT_MAX_KEEPALIVE)
         _choice("mqtt.qos", self.qos, (0, 1, 2))
-        _at_least("mqtt.reconnect_max", self.reconnect_max, 1.0)
-        _at_least("mqtt.stats_interval", self.stats_interval, 0.1)
-        _at_least("mqtt.window", self.window, 1)
+        _within("mqtt.reconnect_max", self.reconnect_max, 1.0, HOUR)
+        _within("mqtt.stats_interval", self.stats_interval, 0.1, DAY)
+        _within("mqtt.window", self.window, 1, MQTT_MAX_WINDOW)
         if (self.tls_ca or self.tls_cert) and not self.tls:
             raise ConfigError("config key mqtt.tls: expected true when tls_ca or tls_cert is set")
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -223,6 +233,9 @@ class MqttConfig:
 class HomeAssistantConfig:
     discovery: bool = True  # false removes the entities this device announced
     prefix: str = "homeassistant"
+
+    def validate(self) -> None:
+        _topic("homeassistant.prefix", self.prefix)
 
 
 @dataclass(frozen=True)
@@ -248,10 +261,10 @@ class QueueConfig:
     max_mb: float = 0.0  # the most the queue file may take; 0 = no limit
 
     def validate(self) -> None:
-        _at_least("queue.max_events", self.max_events, 1)
-        _at_least("queue.memory_events", self.memory_events, 1)
-        _at_least("queue.retry_interval", self.retry_interval, 0.1)
-        _at_least("queue.max_mb", self.max_mb, 0.0)
+        _within("queue.max_events", self.max_events, 1, MAX_QUEUED)
+        _within("queue.memory_events", self.memory_events, 1, MAX_HELD)
+        _within("queue.retry_interval", self.retry_interval, 0.1, HOUR)
+        _within("queue.max_mb", self.max_mb, 0.0, MAX_QUEUE_MB)
 
     @property
     def file(self) -> Path:
@@ -286,12 +299,18 @@ class WebConfig:
     password_file: Path | None = None
     fps: float = 4.0  # live view frames per second, at most
     width: int = 640  # live view width in pixels, at most (frames are scaled down only)
+    # HTTPS: a PEM certificate, and its key unless the certificate file holds it. Without
+    # them the page is plain HTTP, and its password crosses the network readable.
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     def validate(self) -> None:
         self.address  # noqa: B018  (parses listen, naming the key when it is wrong)
+        if self.keyfile and not self.certfile:
+            raise ConfigError("config key web.keyfile: set web.certfile too (the certificate)")
         if not 0.5 <= self.fps <= 15:
             raise ConfigError(f"config key web.fps: expected 0.5..15, found {self.fps}")
-        _at_least("web.width", self.width, 160)
+        _within("web.width", self.width, 160, MAX_PIXELS)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -352,6 +371,8 @@ PATH_KEYS = (
     ("mqtt", "tls_cert"),
     ("mqtt", "tls_key"),
     ("web", "password_file"),
+    ("web", "certfile"),
+    ("web", "keyfile"),
 )
 
 
@@ -366,9 +387,27 @@ def _fraction(key: str, value: float) -> None:
         raise ConfigError(f"config key {key}: expected 0..1, found {value}")
 
 
-def _at_least(key: str, value: float, minimum: float) -> None:
-    if value < minimum:
-        raise ConfigError(f"config key {key}: expected at least {minimum}, found {value}")
+def _within(key: str, value: float, low: float, high: float) -> None:
+    if value < low:
+        raise ConfigError(f"config key {key}: expected at least {low}, found {value}")
+    if value > high:
+        raise ConfigError(f"config key {key}: expected at most {high}, found {value}")
+
+
+def _topic(key: str, value: str) -> None:
+    """MQTT topic levels a publish accepts: no wildcard, NUL, space or empty level, and no
+    leading ``$`` (the broker's own topics)."""
+    if not TOPIC_LEVELS.fullmatch(value):
+        raise ConfigError(
+            f"config key {key}: expected topic levels separated by '/' without '+', '#', "
+            f"NUL or spaces, not starting with '$', found {value!r}"
+        )
+
+
+def _finite(key: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(f"config key {key}: expected a finite number, found {value}")
+    return value
 
 
 def _convert(key: str, value: Any, kind: Any) -> Any:
@@ -392,6 +431,8 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and ok:
+        return _finite(key, value)
     if not ok:
         found = f"{value!r} ({type(value).__name__})"
         raise ConfigError(f"config key {key}: expected {expected[kind]}, found {found}")

@@ -1,7 +1,9 @@
-"""Secrets (the broker's password, the status page's) from outside the configuration file."""
+"""Secrets (the broker's password, the status page's) from outside the configuration file,
+and URLs with their secrets taken out before they are shown, logged or sent."""
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from maskwatch.core.errors import ConfigError
 
@@ -28,3 +30,22 @@ def read_secret(
         if secret:  # the installer leaves empty files for "no password"
             return secret
     return environ.get(variable) or None
+
+
+def redact_url(text: str) -> str:
+    """``text`` as it may be shown or sent: a URL's user name and password (``user:pass@``)
+    and its query's values (tokens) replaced by ``***``; anything else unchanged."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "***"  # not even a URL: it may still hold a secret
+    if not parts.scheme or not parts.netloc:
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name}=***" if sep else name
+        for name, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

@@ -62,16 +62,18 @@ def set_aside(path: Path) -> Path:
 
 
 def peek_last_seq(path: Path) -> int:
-    """The last seq of a queue that cannot be opened for writing, read as an immutable
-    file (0 when even that fails): numbering goes on from there, not from 1."""
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-        ) as db:
-            row = db.execute("SELECT value FROM counters WHERE name = 'last_seq'").fetchone()
-    except sqlite3.Error:
-        return 0
-    return row[0] if row else 0
+    """The last seq of a queue that cannot be opened for writing: numbering goes on from
+    there, not from 1. Read through the WAL, where a power cut leaves the last commits;
+    failing that (a read-only card without the WAL's index), from the file alone; 0 when
+    even that fails. A stale value is caught when the card takes writes again (Outbox)."""
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?{options}", uri=True)) as db:
+                row = db.execute("SELECT value FROM counters WHERE name = 'last_seq'").fetchone()
+            return row[0] if row else 0
+        except sqlite3.Error:
+            continue
+    return 0
 
 
 def read_only(folder: Path) -> bool:
@@ -181,11 +183,12 @@ class EventQueue:
 
     def put(self, events: list[QueuedEvent], last_seq: int) -> None:
         """Store events numbered elsewhere (held in memory while the card was full), and
-        go on numbering after ``last_seq``."""
+        go on numbering after ``last_seq``. Never over a queued event: a seq already
+        taken raises ``sqlite3.IntegrityError`` and nothing is stored."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?)", [(e.seq, e.payload) for e in events]
+                "INSERT INTO events VALUES (?, ?)", [(e.seq, e.payload) for e in events]
             )
             self._db.execute(
                 "UPDATE counters SET value = max(value, ?) WHERE name = 'last_seq'", (last_seq,)

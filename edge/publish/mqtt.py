@@ -17,15 +17,22 @@ loop, restarts a sender or network thread that died, and says the publisher is u
 Retained topics say what holds now: ``availability`` (the broker's last will turns it
 ``offline``), ``state`` and ``no_mask``, and Home Assistant's discovery configs, all
 published again on every (re)connect and when Home Assistant announces it is back.
+
+Over 400 lines on purpose: the sender, paho's callbacks and their supervision share the
+publisher's state (what is in flight, on which connection, why it is unhealthy); split
+apart, each would reach into the others'.
 """
 
 import json
 import logging
 import ssl
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -85,17 +92,31 @@ class InFlight:
     connection: int
 
 
-def guarded(callback: Callable[..., None]) -> Callable[..., None]:
-    """A paho callback that logs its exceptions instead of ending paho's thread."""
+def guarded(callback: Callable[..., None], failed: Callable[[str], None] | None = None
+            ) -> Callable[..., None]:  # fmt: skip
+    """A paho callback that logs its exceptions instead of ending paho's thread, and hands
+    them to ``failed`` when one means the publisher no longer works."""
 
     def run(*args: object) -> None:
         try:
             callback(*args)
-        except Exception:
-            log.exception("MQTT callback %s failed; carrying on", callback.__name__)
+        except Exception as error:
+            then = "carrying on" if failed is None else "unhealthy from now on"
+            log.exception("MQTT callback %s failed; %s", callback.__name__, then)
+            if failed is not None:
+                failed(f"{callback.__name__} failed ({type(error).__name__}: {error})")
 
     run.__name__ = callback.__name__
     return run
+
+
+def where(thread: threading.Thread, depth: int = 3) -> str:
+    """The innermost ``depth`` calls a live thread is in now, outermost first."""
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return "an unknown place"
+    calls = traceback.extract_stack(frame)[-depth:]
+    return " > ".join(f"{Path(c.filename).name}:{c.lineno} {c.name}" for c in calls)
 
 
 class MqttPublisher:
@@ -131,6 +152,8 @@ class MqttPublisher:
         self._sender_beat = time.monotonic()
         self._sender = self._new_sender()
         self._restarted: dict[str, float] = {}  # thread -> when it was last restarted
+        self._broken = ""  # why the connection's set-up failed: the publisher is unhealthy
+        self._reported = ""  # the last reason for being unhealthy that was logged
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id or f"maskwatch-{device_slug}",
@@ -138,7 +161,7 @@ class MqttPublisher:
         configure_security(self._client, config, password)
         self._client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=round(config.reconnect_max))
-        self._client.on_connect = guarded(self._on_connect)
+        self._client.on_connect = guarded(self._on_connect, self._set_broken)
         self._client.on_connect_fail = guarded(self._on_connect_fail)
         self._client.on_disconnect = guarded(self._on_disconnect)
         self._client.on_message = guarded(self._on_message)
@@ -320,10 +343,13 @@ class MqttPublisher:
         systemd restarts the whole process."""
         if self._closing.is_set():
             return True
-        healthy = True
+        problems = [self._broken] if self._broken else []
         if not self._sender_alive():
-            if self._sender.is_alive() or not self._may_restart("sender"):
-                healthy = False  # a hung thread cannot be replaced safely
+            if self._sender.is_alive():  # a hung thread cannot be replaced safely
+                stalled = f"over {SENDER_STALL_SECONDS:.0f} s, in {where(self._sender)}"
+                problems.append(f"the MQTT sender thread has hung for {stalled}")
+            elif not self._may_restart("sender"):
+                problems.append("the MQTT sender thread died again soon after its restart")
             else:
                 log.error("the MQTT sender thread died; restarting it")
                 self._sender_beat = time.monotonic()
@@ -331,11 +357,23 @@ class MqttPublisher:
                 self._sender.start()
         if not self._network_alive():
             if not self._may_restart("network"):
-                healthy = False
+                problems.append("the MQTT network thread died again soon after its restart")
             else:
                 log.error("the MQTT network thread died; restarting it")
                 self._client.loop_start()
-        return healthy
+        self._report("; ".join(problems))
+        return not problems
+
+    def _set_broken(self, reason: str) -> None:
+        self._broken = f"setting up the broker connection failed: {reason}"
+
+    def _report(self, problem: str) -> None:
+        """Each new reason for being unhealthy, logged once: the watchdog restart that
+        follows has its cause in the journal."""
+        if problem and problem != self._reported:
+            log.error("%s: no longer feeding systemd's watchdog, which restarts maskwatch",
+                      problem)  # fmt: skip
+        self._reported = problem
 
     # life cycle ------------------------------------------------------------------------
 

@@ -40,6 +40,13 @@ def max_pages(config: QueueConfig) -> int:
 
 
 @dataclass(frozen=True)
+class HeldEvent(QueuedEvent):
+    """An event held in memory, with what builds its payload under another seq."""
+
+    make_payload: Callable[[int], str]
+
+
+@dataclass(frozen=True)
 class QueueHealth:
     """``disk`` while events are kept on the card, else ``memory`` and why."""
 
@@ -65,7 +72,7 @@ class Outbox:
     ) -> None:
         self.path = path
         self._open_disk = lambda: EventQueue(path, max_events, max_pages)
-        self._memory: deque[QueuedEvent] = deque()
+        self._memory: deque[HeldEvent] = deque()
         self._memory_events = memory_events
         self._retry_interval = retry_interval
         self._clock = clock
@@ -119,7 +126,7 @@ class Outbox:
         try:
             if self._disk is None:
                 self._disk = self._open_disk()
-                self._last_seq = max(self._last_seq, self._disk.last_seq())
+                self._renumber_after(self._disk.last_seq())
             if not self._memory:
                 self._disk.probe()  # an event-sized write, as nothing else would test it
             self._disk.put(list(self._memory), self._last_seq)  # numbering goes on from here
@@ -133,6 +140,19 @@ class Outbox:
         self._acknowledged.clear()
         self._problem = ""
         self.changed.set()
+
+    def _renumber_after(self, last_seq: int) -> None:
+        """Events numbered in memory from a stale last seq (the card's could not be read)
+        follow the card's instead: the same seq never names two events."""
+        if self._memory and self._memory[0].seq <= last_seq:
+            log.warning("events %d.. held in memory were numbered before the card's last "
+                        "event %d: renumbered after it", self._memory[0].seq, last_seq)  # fmt: skip
+            self._memory = deque(
+                HeldEvent(seq, e.make_payload(seq), e.make_payload)
+                for seq, e in enumerate(self._memory, last_seq + 1)
+            )
+        newest_held = self._memory[-1].seq if self._memory else 0
+        self._last_seq = max(self._last_seq, last_seq, newest_held)
 
     # the queue -------------------------------------------------------------------------
 
@@ -148,7 +168,8 @@ class Outbox:
                 except WRITE_ERRORS as error:
                     self._write_failed(error)
             self._last_seq += 1
-            self._memory.append(QueuedEvent(self._last_seq, make_payload(self._last_seq)))
+            seq = self._last_seq
+            self._memory.append(HeldEvent(seq, make_payload(seq), make_payload))
             if len(self._memory) > self._memory_events:
                 self._memory.popleft()
                 self.lost += 1

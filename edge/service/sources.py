@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.config import SourceConfig
+from maskwatch.core.credentials import redact_url
 from maskwatch.core.errors import ConfigError, ImageError, SourceError
 from maskwatch.core.images import read_image_timed
 from maskwatch.service.numpy_abi import describe, is_numpy_abi_error
@@ -166,7 +167,9 @@ class OpenCVCamera:
         self._capture = cv2.VideoCapture(target)
         if not self._capture.isOpened():
             self._capture.release()
-            raise SourceError(f"source.device {device}: OpenCV cannot open this camera or stream")
+            raise SourceError(
+                f"source.device {redact_url(device)}: OpenCV cannot open this camera or stream"
+            )
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale one
         if width and height:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
@@ -304,7 +307,7 @@ def open_source(config: SourceConfig) -> FrameSource:
         return VideoFile(config.path, config.loop)
     if config.kind == "capture":
         return LiveSource(
-            f"camera {config.device}",
+            f"camera {redact_url(config.device)}",
             lambda: OpenCVCamera(config.device, config.width, config.height),
             config.reopen_max,
         )

@@ -1,4 +1,5 @@
-"""The ``maskwatch`` command line: ``run``, ``check``, ``replay``, ``detect``, ``bundle verify``."""
+"""The ``maskwatch`` command line: ``run``, ``check``, ``replay``, ``detect``, ``bundle verify``,
+``fleet ...``."""
 
 import argparse
 import json
@@ -13,6 +14,7 @@ from maskwatch.core.bundle import load_bundle
 from maskwatch.core.config import RUNTIMES, load_config
 from maskwatch.core.errors import ImageError, MaskwatchError, open_output
 from maskwatch.core.images import annotate, read_image
+from maskwatch.service.fleet_cli import add_fleet_commands
 from maskwatch.service.logs import setup_logging
 from maskwatch.vision.pipeline import MaskPipeline
 
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = bundle_commands.add_parser("verify", help="check a bundle against its manifest")
     verify.add_argument("path", type=Path, help="the bundle folder (holding manifest.json)")
     verify.set_defaults(func=cmd_bundle_verify)
+
+    add_fleet_commands(commands)
     return parser
 
 

@@ -118,9 +118,12 @@ deploy: bundle/manifest.json
 # After Raspberry Pi Imager wrote the card (with its OS customisation): the device part,
 # the bundle, an offline wheelhouse, CONFIG and PASSWORD_FILE onto its boot partition, and
 # a first-boot step that installs and starts maskwatch (systemd/sd-card.sh).
+# With DEVICES=devices.csv PUBLIC_KEY=fleet.pub: a fleet's cards, one at a time, each with
+# its own device_id and broker password, and the broker's password file and ACL
+# (systemd/sd-cards.sh, docs/fleet.md).
 sd-card: bundle/manifest.json
-	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file]" >&2; exit 1; }
-	systemd/sd-card.sh $(BOOT)
+	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file | DEVICES=devices.csv PUBLIC_KEY=fleet.pub]" >&2; exit 1; }
+	if [ -n "$(DEVICES)" ]; then systemd/sd-cards.sh '$(BOOT)'; else systemd/sd-card.sh $(BOOT); fi
 
 # maskwatch against the seeds' pipeline on the same frames: prints the table and writes
 # docs/benchmarks.md (+ .json). Takes about 10 minutes on 2 cores.

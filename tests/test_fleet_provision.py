@@ -11,6 +11,7 @@ import pytest
 from maskwatch.core.config import load_config
 from maskwatch.service.provision import ADMIN_USER, ProvisionError, password_hash, read_devices
 from tests.conftest import ROOT, maskwatch, wait_until
+from tests.test_sd_card import IMAGER_USER_DATA, fat_image, read_from
 from workbench.local_broker import Listener, LocalBroker, free_port, secured_listener
 
 DEVICES = "device_id,site,broker_user,group\ndoor-1,north,,canary\ndoor-2,south,d2,\n"
@@ -130,3 +131,28 @@ def test_a_bad_device_list_is_one_line_naming_the_row(tmp_path, csv, message):
     (tmp_path / "d.csv").write_text(csv)
     with pytest.raises(ProvisionError, match=message):
         read_devices(tmp_path / "d.csv")
+
+
+def test_make_sd_card_with_a_device_list_writes_each_card_its_own_secrets(tmp_path):
+    (tmp_path / "devices.csv").write_text(DEVICES)
+    assert maskwatch("fleet", "keygen", "--key", str(tmp_path / "k"),
+                     "--public", str(tmp_path / "fleet.pub")).returncode == 0  # fmt: skip
+    for device in ("door-1", "door-2"):
+        (tmp_path / device).mkdir()
+        fat_image(tmp_path / device / "bootfs.img", {"user-data": IMAGER_USER_DATA})
+    result = subprocess.run(
+        ["make", "--no-print-directory", "sd-card", f"BOOT={tmp_path}/{{device}}/bootfs.img",
+         f"CONFIG={ROOT / 'config/device.toml'}", f"DEVICES={tmp_path / 'devices.csv'}",
+         f"PUBLIC_KEY={tmp_path / 'fleet.pub'}", f"FLEET={tmp_path / 'fleet'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for device in ("door-1", "door-2"):
+        image = tmp_path / device / "bootfs.img"
+        card_config = read_from(image, "maskwatch/maskwatch.toml")
+        assert f'device_id = "{device}"' in card_config
+        assert read_from(image, "maskwatch/mqtt_password").strip() == secret(
+            tmp_path / "fleet", device
+        )
+    assert "maskwatch-acl" in result.stdout
+    assert secret(tmp_path / "fleet", "door-1") not in result.stdout + result.stderr

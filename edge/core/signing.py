@@ -61,16 +61,22 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
+def public_key_from_text(text: str, where: str) -> Ed25519PublicKey:
+    """The public key as ``maskwatch fleet keygen`` writes it: one line of base64."""
     try:
-        raw = base64.b64decode(path.read_text().strip(), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except OSError as error:
-        raise SignatureError(f"{path}: cannot read the public key ({error.strerror})") from None
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text.strip(), validate=True))
     except (binascii.Error, ValueError):
         raise SignatureError(
-            f"{path}: not an ed25519 public key (one line of base64, from 'maskwatch fleet keygen')"
+            f"{where}: not an ed25519 public key (base64, from 'maskwatch fleet keygen')"
         ) from None
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SignatureError(f"{path}: cannot read the public key ({error.strerror})") from None
+    return public_key_from_text(text, str(path))
 
 
 def sign(key: Ed25519PrivateKey, version: str, sha256: str) -> str:

@@ -56,6 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.set)
     setup_logging(config.log_level)
+    if config.fleet.enabled:
+        from maskwatch.service.fleet_run import run_fleet_device
+
+        return run_fleet_device(config)
     return run(config)
 
 
@@ -136,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("path", type=Path, help="the bundle folder (holding manifest.json)")
     verify.set_defaults(func=cmd_bundle_verify)
 
-    add_fleet_commands(commands)
+    add_fleet_commands(commands, add_config_arguments)
     return parser
 
 

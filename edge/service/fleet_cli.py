@@ -1,10 +1,15 @@
 """``maskwatch fleet ...``: for whoever looks after a fleet of devices (docs/fleet.md)."""
 
 import argparse
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+from maskwatch.core.config import load_config
 from maskwatch.core.signing import make_key_pair
-from maskwatch.service.provision import provision
+from maskwatch.service.fleet_admin import admin_link, publish_bundle, roll_out
+from maskwatch.service.fleet_view import read_fleet, table
+from maskwatch.service.provision import provision, read_devices
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -24,7 +29,47 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_fleet_commands(commands: argparse._SubParsersAction) -> None:
+def cmd_publish(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    link = admin_link(config)
+    try:
+        offer = publish_bundle(link, config.fleet.bundle_topic, args.bundle, args.version,
+                               args.key, args.url)  # fmt: skip
+    finally:
+        link.close()
+    where = offer.url or f"{offer.chunks} retained chunks under {config.fleet.bundle_topic}"
+    print(f"bundle {offer.version}: {offer.size} bytes, sha256 {offer.sha256}, signed; {where}")
+    return 0
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    devices = read_devices(args.devices)
+    link = admin_link(config)
+    try:
+        kept = roll_out(link, config, devices, args.version, args.timeout,
+                        lambda line: print(line, flush=True))  # fmt: skip
+    finally:
+        link.close()
+    return 0 if kept else 1
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    link = admin_link(config)
+    try:
+        fleet = read_fleet(link, config.mqtt.topic_prefix)
+    finally:
+        link.close()
+    print(json.dumps(fleet, indent=1, sort_keys=True) if args.json else table(fleet))
+    return 0
+
+
+def add_fleet_commands(
+    commands: argparse._SubParsersAction,
+    add_config: Callable[[argparse.ArgumentParser, bool], None],
+) -> None:
+    """``add_config``: the ``--config`` and ``--set`` options, as ``maskwatch run`` has them."""
     fleet = commands.add_parser(
         "fleet", help="many devices on one broker: provision, roll out, view"
     )
@@ -48,3 +93,25 @@ def add_fleet_commands(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, help="folder for the cards' and broker's files"
     )
     prov.set_defaults(func=cmd_provision)
+
+    publish = sub.add_parser("publish", help="sign a bundle and publish it once, for roll-outs")
+    add_config(publish, True)  # the admin's: 'fleet provision' writes admin/maskwatch.toml
+    publish.add_argument("--bundle", type=Path, required=True, help="bundle folder or .tar.gz")
+    publish.add_argument("--version", required=True, help="the bundle's name in the fleet")
+    publish.add_argument("--key", type=Path, required=True, help="the private key (fleet keygen)")
+    publish.add_argument("--url", default="",
+                         help="the .tar.gz URL devices fetch (default: MQTT chunks)")  # fmt: skip
+    publish.set_defaults(func=cmd_publish)
+
+    rollout = sub.add_parser("rollout", help="a published bundle to the canaries, then the rest")
+    add_config(rollout, True)  # the admin's: 'fleet provision' writes admin/maskwatch.toml
+    rollout.add_argument("--devices", type=Path, required=True, help="the device list (CSV)")
+    rollout.add_argument("--version", required=True, help="a version 'fleet publish' published")
+    rollout.add_argument("--timeout", type=float, default=900.0,
+                         help="seconds each group may take to keep it (default: 900)")  # fmt: skip
+    rollout.set_defaults(func=cmd_rollout)
+
+    show = sub.add_parser("show", help="every device: online, bundle, roll-out, health")
+    add_config(show, True)  # the admin's: 'fleet provision' writes admin/maskwatch.toml
+    show.add_argument("--json", action="store_true", help="the retained topics as JSON")
+    show.set_defaults(func=cmd_show)

@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskwatch.core.config import load_config
+from maskwatch.core.config import PATH_KEYS, load_config
 from maskwatch.core.errors import MaskwatchError
 from maskwatch.service.toml_out import dump_toml
 
@@ -147,6 +147,10 @@ def provision(devices_csv: Path, base_config: Path, public_key: Path, out: Path)
     devices = read_devices(devices_csv)
     checked = load_config(base_config)  # one line naming the key if the base is wrong
     base = tomllib.loads(base_config.read_text(encoding="utf-8"))
+    for section, key in PATH_KEYS:  # relative to the base config, wherever the cards' go
+        table = base.get(section, {})
+        if isinstance(table.get(key), str) and table[key]:
+            table[key] = str((base_config.parent / table[key]).resolve())
     try:
         key = public_key.read_text().strip()
     except OSError as error:

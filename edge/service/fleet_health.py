@@ -55,13 +55,18 @@ class FrameRateSince:
 
 def health_message(running: str, fps: float, queue_depth: int, tally: EventTally,
                    site: str, group: str) -> dict:  # fmt: skip
+    hours = tally.hours()
+    now = hours.get(iso_utc(time.time())[:13], {"people": 0, "masked": 0})
+    share = round(100 * now["masked"] / now["people"]) if now["people"] else None
     return {
         "bundle": running,
         "fps": fps,
         "cpu_temp_c": cpu_temperature(),
         "queue_depth": queue_depth,
         "last_event": tally.last_event,
-        "hours": tally.hours(),
+        "hours": hours,
+        "people_this_hour": now["people"],
+        "masked_percent_this_hour": share,
         "site": site,
         "group": group,
         "at": iso_utc(time.time()),

@@ -19,6 +19,7 @@ import time
 
 from maskwatch.core.bundle_store import BundleStore
 from maskwatch.core.config import Config
+from maskwatch.publish.homeassistant import fleet_health_messages
 from maskwatch.service.daemon import Daemon, StopFlag
 from maskwatch.service.fleet_agent import FleetAgent
 from maskwatch.service.fleet_health import EventTally, FrameRateSince, health_message
@@ -37,6 +38,11 @@ class TrialWatch:
         self.fleet = daemon.config.fleet
         self.tally = EventTally()
         daemon.publisher.event_hooks.append(self.tally.add)
+        if daemon.config.homeassistant.discovery:
+            daemon.publisher.discovery.update(fleet_health_messages(
+                daemon.config.homeassistant.prefix, daemon.config.device_slug,
+                daemon.config.device_id, daemon.publisher.topics.availability, agent.topics.health,
+            ))  # fmt: skip
         self._rate = FrameRateSince()
         self._thread = threading.Thread(target=self._watch, name="fleet-trial", daemon=True)
 

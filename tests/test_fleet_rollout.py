@@ -6,57 +6,27 @@ and a daemon killed during a trial goes back to the old bundle at its next start
 import json
 import shutil
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from maskwatch.core.bundle import sha256_file
-from tests.conftest import ROOT, maskwatch, terminate, wait_until
-from workbench.local_broker import Listener, LocalBroker, free_port, secured_listener
+from maskwatch.core.bundle_store import BundleStore
+from maskwatch.core.config import load_config
+from maskwatch.service.fleet_run import TrialWatch
+from tests.conftest import terminate, wait_until
+from workbench.fleet import Fleet
 
-DEVICES = "device_id,site,broker_user,group\ndoor-1,north,,canary\ndoor-2,south,,\n"
+ROWS = ["door-1,north,,canary", "door-2,south,,"]
 
 
 @pytest.fixture
 def fleet(tmp_path):
-    (tmp_path / "devices.csv").write_text(DEVICES)
-    for name in ("fleet", "other"):
-        made = maskwatch("fleet", "keygen", "--key", str(tmp_path / f"{name}.key"),
-                         "--public", str(tmp_path / f"{name}.pub"))  # fmt: skip
-        assert made.returncode == 0, made.stderr
-    made = maskwatch("fleet", "provision", "--devices", str(tmp_path / "devices.csv"), "--config",
-                     str(ROOT / "config/maskwatch.toml"), "--public-key",
-                     str(tmp_path / "fleet.pub"), "--out", str(tmp_path / "out"))  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    port = free_port()
-    out = tmp_path / "out"
-    with LocalBroker(extra=secured_listener(port, out / "broker/passwd", out / "broker/acl")) as b:
-        b.fleet_port, b.folder = port, tmp_path
-        b.observer = Listener(b.port, "maskwatch/#")
-        yield b
-        b.observer.close()
-
-
-def admin(fleet, *args, timeout=240):
-    config = fleet.folder / "out/admin/maskwatch.toml"
-    port = f"mqtt.port={fleet.fleet_port}"
-    return maskwatch("fleet", *args, "--config", str(config), "--set", port, timeout=timeout)
+    with Fleet(tmp_path, ROWS) as running:
+        yield running
 
 
 def start_device(fleet, device, frames, trial=3.0):
-    folder = fleet.folder / "out/devices" / device
-    return subprocess.Popen(
-        [sys.executable, "-m", "maskwatch", "run", "--config", str(folder / "maskwatch.toml"),
-         "--set", f"mqtt.port={fleet.fleet_port}",
-         "--set", f"mqtt.password_file={folder / 'mqtt_password'}",
-         "--set", f"source.path={frames}", "--set", "source.kind=images",
-         "--set", "source.loop=true",
-         "--set", "source.max_fps=5", "--set", f"queue.path={folder / 'events.sqlite3'}",
-         "--set", f"fleet.store={folder / 'bundles'}", "--set", f"fleet.trial_seconds={trial}",
-         "--set", "fleet.health_interval=1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    return fleet.start_device(device, frames, f"fleet.trial_seconds={trial}")
 
 
 def report(fleet, device):
@@ -65,14 +35,15 @@ def report(fleet, device):
 
 
 def publish(fleet, bundle, version, key="fleet"):
-    result = admin(fleet, "publish", "--bundle", str(bundle), "--version", version,
+    result = fleet.admin(
+        "publish", "--bundle", str(bundle), "--version", version,
                    "--key", str(fleet.folder / f"{key}.key"))  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result
 
 
 def rollout(fleet, version, timeout=120):
-    return admin(fleet, "rollout", "--devices", str(fleet.folder / "devices.csv"),
+    return fleet.admin("rollout", "--devices", str(fleet.devices_csv),
                  "--version", version, "--timeout", str(timeout))  # fmt: skip
 
 
@@ -92,16 +63,16 @@ def test_canary_first_then_the_rest_and_the_fleet_view_shows_each(fleet, still_f
     assert "door-2: runs v2" in lines and lines[-1] == "done: every device runs v2"
     for device, daemon in daemons.items():  # switched in place: the same process
         assert daemon.poll() is None
-        state = json.loads((fleet.folder / f"out/devices/{device}/bundles/state.json").read_text())
+        state = json.loads((fleet.out / f"devices/{device}/bundles/state.json").read_text())
         assert (state["current"], state["trial"]) == ("v2", None)
     assert wait_until(lambda: events_of(fleet, "door-1") > 0 and events_of(fleet, "door-2") > 0, 60)
 
-    assert wait_until(lambda: '"bundle": "v2"' in admin(fleet, "show", "--json").stdout, 20)
-    view = json.loads(admin(fleet, "show", "--json").stdout)
+    assert wait_until(lambda: '"bundle": "v2"' in fleet.admin("show", "--json").stdout, 20)
+    view = json.loads(fleet.admin("show", "--json").stdout)
     health = view["door-2"]["health"]
     assert view["door-2"]["availability"] == "online" and health["site"] == "south"
     assert health["fps"] > 0 and health["queue_depth"] >= 0 and health["last_event"]
-    text = admin(fleet, "show").stdout
+    text = fleet.admin("show").stdout
     assert text.splitlines()[0].split()[:4] == ["device", "site", "online", "bundle"]
     assert any(
         line.split()[:5] == ["door-1", "north", "yes", "v2", "ok"] for line in text.splitlines()
@@ -171,3 +142,49 @@ def test_a_daemon_killed_during_the_trial_goes_back_at_its_next_start(
     assert "crashed or was stopped during the trial" in report(fleet, "door-1")["reason"]
     assert report(fleet, "door-1")["running"] == "factory"
     terminate(daemon)
+
+
+def test_a_revoked_device_says_so_keeps_queueing_and_loses_nothing(fleet, still_frames):
+    daemon = fleet.start_device("door-2", still_frames, "mqtt.reconnect_max=2")
+    assert wait_until(lambda: events_of(fleet, "door-2") > 0, 60)
+    fleet.revoke("door-2")  # the broker drops it at once, and its last will too (not its topic now)
+    wait_until(lambda: False, 3)
+    during = events_of(fleet, "door-2")
+    wait_until(lambda: False, 8)  # people keep coming to the door meanwhile
+    assert events_of(fleet, "door-2") == during  # the broker takes nothing from it
+    fleet.provision(ROWS)  # let back in
+    fleet.broker.reload()
+    assert wait_until(lambda: events_of(fleet, "door-2") > during + 2, 60)
+    stderr = terminate(daemon)
+    assert "refused the connection: Not authorized" in stderr
+    seqs = [json.loads(p)["seq"] for p in fleet.observer.payloads("maskwatch/door-2/events")]
+    assert sorted(set(seqs)) == list(range(1, max(seqs) + 1))  # none lost
+
+
+class StubAgent:
+    """The agent's part a trial's judgement uses: the store, and what it reported."""
+
+    def __init__(self, store):
+        self.store, self.reports = store, []
+
+    def report(self, *args):
+        self.reports.append(args)
+
+
+def test_frames_stopping_during_a_trial_roll_back_and_restart(tmp_path, bundle_dir):
+    store = BundleStore(tmp_path / "store")
+    shutil.copytree(bundle_dir, tmp_path / "store/v5")
+    store.begin_trial("v5")
+    store.start()
+    agent, restarts = StubAgent(store), []
+    watch = TrialWatch.__new__(TrialWatch)  # only the judgement, without a daemon
+    watch.agent, watch.restart = agent, lambda: restarts.append(1)
+    watch.fleet = load_config(None, ["fleet.stall_seconds=30", "fleet.trial_seconds=100"]).fleet
+    watch._judge(running=50, stalled=10)
+    assert (store.in_trial, restarts) == (True, [])  # frames come: the trial goes on
+    watch._judge(running=60, stalled=31)
+    assert (store.in_trial, store.state.current, restarts) == (False, None, [1])
+    assert agent.reports == [("rolled_back", "v5", "no frame for 31 s during the trial")]
+    assert BundleStore(tmp_path / "store").state.failed == {
+        "v5": "no frame for 31 s during the trial"
+    }

@@ -54,7 +54,9 @@ class FrameRateSince:
 
 
 def health_message(running: str, fps: float, queue_depth: int, tally: EventTally,
-                   site: str, group: str) -> dict:  # fmt: skip
+                   site: str, group: str, every: float) -> dict:  # fmt: skip
+    """``every``: seconds to the next one (the fleet view calls a device silent for three
+    times that stale, even while its availability still says online)."""
     hours = tally.hours()
     now = hours.get(iso_utc(time.time())[:13], {"people": 0, "masked": 0})
     share = round(100 * now["masked"] / now["people"]) if now["people"] else None
@@ -70,4 +72,5 @@ def health_message(running: str, fps: float, queue_depth: int, tally: EventTally
         "site": site,
         "group": group,
         "at": iso_utc(time.time()),
+        "every_s": every,
     }

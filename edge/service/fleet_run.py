@@ -75,7 +75,8 @@ class TrialWatch:
     def _publish_health(self) -> None:
         fps = self._rate.take(self.daemon.rate.frames)
         message = health_message(self.agent.running, fps, self.daemon.queue.depth(),
-                                 self.tally, self.fleet.site, self.fleet.group)  # fmt: skip
+                                 self.tally, self.fleet.site, self.fleet.group,
+                                 self.fleet.health_interval)  # fmt: skip
         self.agent.link.publish(self.agent.topics.health, json.dumps(message))
 
 

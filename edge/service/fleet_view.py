@@ -5,6 +5,8 @@ event, and the people seen and the share masked in the newest hours.
 """
 
 import json
+import time
+from datetime import datetime
 
 from maskwatch.publish.fleet_link import FleetLink
 
@@ -39,7 +41,20 @@ def _hourly(health: dict) -> tuple[str, str]:
     return f"{people} ({max(hours)[11:13]}h)", share
 
 
-def row(device: str, entry: dict) -> tuple[str, ...]:
+def online(entry: dict, now: float) -> str:
+    """``yes``; ``NO`` (its last will, or it said so); ``stale``: online, it says, but its
+    health is three intervals late (a device the broker dropped, a revoked user)."""
+    if entry.get("availability") != "online":
+        return "NO"
+    health = entry.get("health", {})
+    try:
+        at = datetime.fromisoformat(health["at"].replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError, AttributeError):
+        return "yes"
+    return "stale" if now - at > 3 * float(health.get("every_s", 60)) else "yes"
+
+
+def row(device: str, entry: dict, now: float) -> tuple[str, ...]:
     health, rollout = entry.get("health", {}), entry.get("rollout", {})
     state = rollout.get("state", "-")
     if rollout.get("version") and rollout.get("version") != rollout.get("running"):
@@ -51,7 +66,7 @@ def row(device: str, entry: dict) -> tuple[str, ...]:
     return (
         device,
         health.get("site") or "-",
-        "yes" if entry.get("availability") == "online" else "NO",
+        online(entry, now),
         rollout.get("running") or health.get("bundle") or "-",
         state,
         str(health.get("fps", "-")),
@@ -64,7 +79,8 @@ def row(device: str, entry: dict) -> tuple[str, ...]:
 
 
 def table(fleet: dict[str, dict]) -> str:
-    rows = [COLUMNS, *(row(device, fleet[device]) for device in sorted(fleet))]
+    now = time.time()
+    rows = [COLUMNS, *(row(device, fleet[device], now) for device in sorted(fleet))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip()
              for r in rows]  # fmt: skip

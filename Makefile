@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate detector detector-report demo \
-        test lint format clean install uninstall deploy sd-card bench arm64-smoke soak
+        test lint format clean install uninstall deploy sd-card bench arm64-smoke soak fleet-test
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -136,6 +136,13 @@ bench: system-deps setup
 MINUTES ?= 60
 soak: | $(VENV)/.installed
 	$(BIN)/python -m scripts.soak --minutes $(MINUTES) --data-root $(DATA) --out docs/soak.md
+
+# 20 daemons on loopback against one real mosquitto with per-device users and ACLs: a
+# revoked user, a bundle that cannot start (rolled back), a roll-out canary first; prints
+# the roll-out's time, events lost and the broker's CPU and memory (docs/fleet.md). About
+# 5 minutes on 2 cores; not part of 'make test'.
+fleet-test: bundle/manifest.json
+	$(BIN)/python -m scripts.fleet_test --data-root $(DATA) --out docs/fleet_test.json
 
 # Both Raspberry Pi OS releases on arm64 under qemu-user: the installer into a debootstrap
 # root, apt's numpy with a simplejpeg built against it, maskwatch detect against x86 (as

@@ -12,7 +12,6 @@ and the broker's CPU time and memory; exit 1 if an event was lost or a step fail
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,9 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maskwatch.core.bundle import sha256_file
 from workbench.bench_frames import test_split_images
-from workbench.fleet import Fleet
+from workbench.fleet import Fleet, unloadable_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,17 +46,6 @@ def wait_until(predicate, timeout: float, what: str) -> float:  # noqa: ANN001
             raise SystemExit(f"fleet-test: {what}: not within {timeout:.0f} s")
         time.sleep(0.5)
     return time.monotonic() - start
-
-
-def unloadable_bundle(bundle: Path, folder: Path) -> Path:
-    """Signed and whole, but its classifier is not a model: the daemon cannot start on it."""
-    shutil.copytree(bundle, folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    model = folder / manifest["classifier"]["file"]
-    model.write_bytes(b"not a model" * 100)
-    manifest["files"][model.name] = sha256_file(model)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
 
 
 class Run:

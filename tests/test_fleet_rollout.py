@@ -9,12 +9,11 @@ import signal
 
 import pytest
 
-from maskwatch.core.bundle import sha256_file
 from maskwatch.core.bundle_store import BundleStore
 from maskwatch.core.config import load_config
 from maskwatch.service.fleet_run import TrialWatch
 from tests.conftest import terminate, wait_until
-from workbench.fleet import Fleet
+from workbench.fleet import Fleet, unloadable_bundle
 
 ROWS = ["door-1,north,,canary", "door-2,south,,"]
 
@@ -85,17 +84,6 @@ def corrupt_chunk(fleet, version, payload):
     fleet.observer.publish(f"maskwatch-fleet/bundles/{version}/chunk/0", payload, retain=True)
 
 
-def crashing_bundle(bundle_dir, folder):
-    """Signed and whole, with a classifier no runtime can load: the daemon cannot start."""
-    shutil.copytree(bundle_dir, folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    model = folder / manifest["classifier"]["file"]
-    model.write_bytes(b"not a model" * 100)
-    manifest["files"][model.name] = sha256_file(model)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
-
-
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
@@ -109,7 +97,9 @@ def test_a_bad_bundle_leaves_the_old_one_running_and_says_why(fleet, still_frame
                                                               tmp_path, case, reason):  # fmt: skip
     daemon = start_device(fleet, "door-1", still_frames)
     assert wait_until(lambda: report(fleet, "door-1").get("state") == "ok", 60)
-    bundle = crashing_bundle(bundle_dir, tmp_path / "bad") if case == "cannot start" else bundle_dir
+    bundle = (
+        unloadable_bundle(bundle_dir, tmp_path / "bad") if case == "cannot start" else bundle_dir
+    )
     publish(fleet, bundle, "v3", key="other" if case == "bad signature" else "fleet")
     if case == "wrong sha256":
         corrupt_chunk(fleet, "v3", b"x" * 256 * 1024)

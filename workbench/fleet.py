@@ -2,10 +2,13 @@
 provisioned with ``maskwatch fleet provision``, a real mosquitto running its password file
 and ACL on a second listener, and ``maskwatch run`` daemons with per-device users."""
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from maskwatch.core.bundle import sha256_file
 from workbench.local_broker import Listener, LocalBroker, free_port, secured_listener
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,3 +90,15 @@ class Fleet:
             command += ["--set", override]
         popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True, **popen}
         return subprocess.Popen(command, cwd=ROOT, **popen)
+
+
+def unloadable_bundle(bundle: Path, folder: Path) -> Path:
+    """A copy of ``bundle``, signed and whole once published, whose classifier is not a
+    model: a daemon cannot start on it."""
+    shutil.copytree(bundle, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    model = folder / manifest["classifier"]["file"]
+    model.write_bytes(b"not a model" * 100)
+    manifest["files"][model.name] = sha256_file(model)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder

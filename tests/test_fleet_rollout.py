@@ -3,9 +3,13 @@ the canary first, then the rest; a bad signature, a wrong sha256, a truncated do
 a bundle that cannot start each end with the old bundle running and the reason reported,
 and a daemon killed during a trial goes back to the old bundle at its next start."""
 
+import functools
 import json
 import shutil
 import signal
+import tarfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -178,3 +182,43 @@ def test_frames_stopping_during_a_trial_roll_back_and_restart(tmp_path, bundle_d
     assert BundleStore(tmp_path / "store").state.failed == {
         "v5": "no frame for 31 s during the trial"
     }
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A static file server on loopback, as a site's web server would serve the bundle."""
+    served = tmp_path / "www"
+    served.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_bundle_served_from_a_url_is_checked_the_same_way(fleet, still_frames, bundle_dir, web):
+    served, base = web
+    archive = served / "v6.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for file in sorted(bundle_dir.iterdir()):
+            tar.add(file, arcname=file.name)
+    key, url = str(fleet.folder / "fleet.key"), f"{base}/v6.tar.gz"
+    refused = fleet.admin("publish", "--bundle", str(bundle_dir), "--version", "v6",
+                          "--key", key, "--url", url)  # fmt: skip
+    assert refused.returncode == 1 and "give the .tar.gz file served there" in refused.stderr
+    daemon = start_device(fleet, "door-1", still_frames)
+    assert wait_until(lambda: report(fleet, "door-1").get("state") == "ok", 60)
+    whole = archive.read_bytes()
+    for version in ("v6", "v7"):
+        published = fleet.admin("publish", "--bundle", str(archive), "--version", version,
+                                "--key", key, "--url", url)  # fmt: skip
+        assert published.returncode == 0, published.stderr
+    archive.write_bytes(whole[: len(whole) // 2])  # the server now gives half of it
+    result = rollout(fleet, "v7", timeout=60)
+    assert "truncated download" in report(fleet, "door-1")["reason"], result.stdout
+    archive.write_bytes(whole)
+    result = rollout(fleet, "v6", timeout=45)  # door-2 is not running: only door-1 answers
+    assert "door-1: runs v6" in result.stdout, result.stdout + result.stderr
+    assert fleet.observer.payloads("maskwatch-fleet/bundles/v6/chunk/0") == []  # no chunks
+    terminate(daemon)

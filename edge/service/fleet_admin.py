@@ -59,6 +59,9 @@ def publish_bundle(link: FleetLink, bundle_topic: str, path: Path, version: str,
     """Sign the bundle and publish its offer, and (no ``url``) its retained chunks."""
     if not VERSION.fullmatch(version):
         raise MaskwatchError(f"--version {version!r}: use letters, digits, '.', '_' and '-'")
+    if url and not path.name.endswith(".tar.gz"):
+        raise MaskwatchError(f"--bundle {path}: with --url, give the .tar.gz file served there "
+                             "(its sha256 is what the devices check)")  # fmt: skip
     data = bundle_archive(path)
     sha256 = hashlib.sha256(data).hexdigest()
     chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]

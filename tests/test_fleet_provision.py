@@ -10,7 +10,7 @@ import pytest
 
 from maskwatch.core.config import load_config
 from maskwatch.service.provision import ADMIN_USER, ProvisionError, password_hash, read_devices
-from tests.conftest import ROOT, maskwatch, wait_until
+from tests.conftest import ROOT, error_lines, maskwatch, wait_until
 from tests.test_sd_card import IMAGER_USER_DATA, fat_image, read_from
 from workbench.local_broker import Listener, LocalBroker, free_port, secured_listener
 
@@ -156,3 +156,18 @@ def test_make_sd_card_with_a_device_list_writes_each_card_its_own_secrets(tmp_pa
         )
     assert "maskwatch-acl" in result.stdout
     assert secret(tmp_path / "fleet", "door-1") not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["fleet.enabled=true"], "config key fleet.public_key: expected the fleet's public key"),
+        (["fleet.enabled=true", "fleet.public_key=abc"], "fleet.public_key: not an ed25519 public"),
+    ],
+)
+def test_a_fleet_device_without_a_usable_key_is_a_config_error(tmp_path, settings, message):
+    args = [a for s in [*settings, f"source.path={tmp_path}"] for a in ("--set", s)]
+    result = maskwatch("run", "--config", str(ROOT / "config/maskwatch.toml"), *args)
+    assert result.returncode == 78, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and message in errors[0], result.stderr

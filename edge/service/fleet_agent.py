@@ -19,9 +19,9 @@ from pathlib import Path
 
 from maskwatch.core.bundle_store import BundleStore
 from maskwatch.core.config import Config
-from maskwatch.core.errors import MaskwatchError
+from maskwatch.core.errors import ConfigError, MaskwatchError
 from maskwatch.core.fleet_plan import BundleOffer, DeviceTopics, chunk_topic
-from maskwatch.core.signing import public_key_from_text, verify
+from maskwatch.core.signing import SignatureError, public_key_from_text, verify
 from maskwatch.publish.fleet_link import FleetLink
 from maskwatch.publish.mqtt import read_password
 from maskwatch.tracking.events import iso_utc
@@ -61,7 +61,10 @@ class FleetAgent:
         self.config = config
         self.store = store
         self.topics = DeviceTopics.of(config.mqtt.topic_prefix, config.device_slug)
-        self.key = public_key_from_text(config.fleet.public_key, "config key fleet.public_key")
+        try:
+            self.key = public_key_from_text(config.fleet.public_key, "config key fleet.public_key")
+        except SignatureError as error:
+            raise ConfigError(str(error)) from None  # exit 78: restarting cannot fix it
         self._restart = restart
         self._commands: queue.Queue[bytes] = queue.Queue()
         self._chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()

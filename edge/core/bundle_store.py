@@ -64,9 +64,6 @@ class BundleStore:
     def in_trial(self) -> bool:
         return self.state.trial is not None
 
-    def has(self, version: str) -> bool:
-        return (self.root / version).is_dir()
-
     def install(self, archive: Path, version: str) -> None:
         """Unpack a downloaded (already verified) archive as ``version`` and check it
         against its manifest; a bundle that fails is removed again."""

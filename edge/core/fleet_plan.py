@@ -18,7 +18,8 @@ CHUNK_BYTES = 256 * 1024  # under every broker's default message size limit
 
 @dataclass(frozen=True)
 class DeviceTopics:
-    availability: str
+    """A device's fleet topics (its ``availability`` and the rest are the daemon's)."""
+
     command: str
     rollout: str
     health: str

@@ -4,6 +4,7 @@ own door, and a device left out of the list is locked out when the broker reload
 
 import base64
 import subprocess
+import sys
 import time
 
 import pytest
@@ -171,3 +172,30 @@ def test_a_fleet_device_without_a_usable_key_is_a_config_error(tmp_path, setting
     assert result.returncode == 78, result.stderr
     errors = error_lines(result.stderr)
     assert len(errors) == 1 and message in errors[0], result.stderr
+
+
+BLOCK_CRYPTOGRAPHY = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "cryptography":
+            raise ImportError("cryptography is blocked")
+sys.meta_path.insert(0, Block())
+from maskwatch.service.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_one_pi_without_a_fleet_needs_no_cryptography(tmp_path):
+    """The single-Pi path as before: an environment without the new dependency still runs."""
+
+    def blocked(*args):
+        return subprocess.run([sys.executable, "-c", BLOCK_CRYPTOGRAPHY, *args],
+                              capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+
+    ok = blocked("bundle", "verify", str(ROOT / "bundle"))
+    assert ok.returncode == 0 and "bundle ok" in ok.stdout, ok.stderr
+    keygen = blocked(
+        "fleet", "keygen", "--key", str(tmp_path / "k"), "--public", str(tmp_path / "p")
+    )
+    assert "cryptography is blocked" in keygen.stderr  # the blocker does block the fleet's part

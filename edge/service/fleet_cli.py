@@ -1,4 +1,8 @@
-"""``maskwatch fleet ...``: for whoever looks after a fleet of devices (docs/fleet.md)."""
+"""``maskwatch fleet ...``: for whoever looks after a fleet of devices (docs/fleet.md).
+
+What signs or verifies (``cryptography``) is imported by the commands that need it, so the
+rest of ``maskwatch`` runs in an environment without it, as before.
+"""
 
 import argparse
 import json
@@ -6,13 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from maskwatch.core.config import load_config
-from maskwatch.core.signing import make_key_pair
-from maskwatch.service.fleet_admin import admin_link, publish_bundle, roll_out
 from maskwatch.service.fleet_view import read_fleet, table
 from maskwatch.service.provision import provision, read_devices
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
+    from maskwatch.core.signing import make_key_pair
+
     make_key_pair(args.key, args.public)
     print(f"{args.key}: the private signing key (0600; keep it off the devices)")
     print(f"{args.public}: the public key ('maskwatch fleet provision' puts it on every card)")
@@ -30,6 +34,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from maskwatch.service.fleet_admin import admin_link, publish_bundle
+
     config = load_config(args.config, args.set)
     link = admin_link(config)
     try:
@@ -43,6 +49,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
+    from maskwatch.service.fleet_admin import admin_link, roll_out
+
     config = load_config(args.config, args.set)
     devices = read_devices(args.devices)
     link = admin_link(config)
@@ -55,6 +63,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from maskwatch.service.fleet_admin import admin_link
+
     config = load_config(args.config, args.set)
     link = admin_link(config)
     try:

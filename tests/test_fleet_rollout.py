@@ -174,9 +174,11 @@ def test_frames_stopping_during_a_trial_roll_back_and_restart(tmp_path, bundle_d
     watch = TrialWatch.__new__(TrialWatch)  # only the judgement, without a daemon
     watch.agent, watch.restart = agent, lambda: restarts.append(1)
     watch.fleet = load_config(None, ["fleet.stall_seconds=30", "fleet.trial_seconds=100"]).fleet
-    watch._judge(running=50, stalled=10)
+    watch._judge(running=50, stalled=10, frames=100)
     assert (store.in_trial, restarts) == (True, [])  # frames come: the trial goes on
-    watch._judge(running=60, stalled=31)
+    watch._judge(running=120, stalled=20, frames=0)
+    assert (store.in_trial, restarts) == (True, [])  # no frame yet: not kept either
+    watch._judge(running=60, stalled=31, frames=100)
     assert (store.in_trial, store.state.current, restarts) == (False, None, [1])
     assert agent.reports == [("rolled_back", "v5", "no frame for 31 s during the trial")]
     assert BundleStore(tmp_path / "store").state.failed == {

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from maskwatch.core.bundle_store import BundleStore
 from maskwatch.core.config import Config
@@ -33,7 +34,8 @@ class TrialWatch:
     """One thread: confirms or rolls back a trial by the frames processed, and publishes
     the retained health every ``fleet.health_interval``."""
 
-    def __init__(self, daemon: Daemon, agent: FleetAgent, stop: StopFlag, restart) -> None:  # noqa: ANN001
+    def __init__(self, daemon: Daemon, agent: FleetAgent, stop: StopFlag,
+                 restart: Callable[[], None]) -> None:  # fmt: skip
         self.daemon, self.agent, self.stop, self.restart = daemon, agent, stop, restart
         self.fleet = daemon.config.fleet
         self.tally = EventTally()
@@ -57,18 +59,20 @@ class TrialWatch:
             if self.daemon.rate.frames > frames:
                 frames, last_progress = self.daemon.rate.frames, now
             if self.agent.store.in_trial:
-                self._judge(now - started, now - last_progress)
+                self._judge(now - started, now - last_progress, frames)
             if now >= next_health:
                 next_health = now + self.fleet.health_interval
                 self._publish_health()
 
-    def _judge(self, running: float, stalled: float) -> None:
+    def _judge(self, running: float, stalled: float, frames: int) -> None:
+        """``running``: seconds since this start; ``stalled``: since the last frame (or the
+        start); ``frames``: processed since the start, at least one to keep the bundle."""
         if stalled >= self.fleet.stall_seconds:
             self.agent.store.roll_back(f"no frame for {stalled:.0f} s during the trial")
             self.agent.report("rolled_back", self.agent.store.state.last_rollback["version"],
                               self.agent.store.state.last_rollback["reason"])  # fmt: skip
             self.restart()
-        elif running >= self.fleet.trial_seconds:
+        elif running >= self.fleet.trial_seconds and frames:
             version = self.agent.store.confirm()
             self.agent.report("ok", version)
 

@@ -44,6 +44,7 @@ class Fleet:
         self.broker = LocalBroker(extra=secured_listener(self.port, self.out / "broker/passwd",
                                                          self.out / "broker/acl"))  # fmt: skip
         self.observer: Listener | None = None
+        self.daemons: list[subprocess.Popen] = []  # ended on exit, should a test fail
 
     def provision(self, rows: list[str]) -> None:
         self.devices_csv.write_text("device_id,site,broker_user,group\n" + "".join(
@@ -63,6 +64,10 @@ class Fleet:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for daemon in self.daemons:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait(10)
         if self.observer:
             self.observer.close()
         self.broker.__exit__()
@@ -89,7 +94,8 @@ class Fleet:
         for override in overrides:
             command += ["--set", override]
         popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True, **popen}
-        return subprocess.Popen(command, cwd=ROOT, **popen)
+        self.daemons.append(subprocess.Popen(command, cwd=ROOT, **popen))
+        return self.daemons[-1]
 
 
 def unloadable_bundle(bundle: Path, folder: Path) -> Path:

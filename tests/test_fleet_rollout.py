@@ -9,6 +9,7 @@ import shutil
 import signal
 import tarfile
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -142,9 +143,9 @@ def test_a_revoked_device_says_so_keeps_queueing_and_loses_nothing(fleet, still_
     daemon = fleet.start_device("door-2", still_frames, "mqtt.reconnect_max=2")
     assert wait_until(lambda: events_of(fleet, "door-2") > 0, 60)
     fleet.revoke("door-2")  # the broker drops it at once, and its last will too (not its topic now)
-    wait_until(lambda: False, 3)
+    time.sleep(3)
     during = events_of(fleet, "door-2")
-    wait_until(lambda: False, 8)  # people keep coming to the door meanwhile
+    time.sleep(8)  # people keep coming to the door meanwhile
     assert events_of(fleet, "door-2") == during  # the broker takes nothing from it
     fleet.provision(ROWS)  # let back in
     fleet.broker.reload()

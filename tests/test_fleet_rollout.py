@@ -3,10 +3,13 @@ the canary first, then the rest; a bad signature, a wrong sha256, a truncated do
 a bundle that cannot start each end with the old bundle running and the reason reported,
 and a daemon killed during a trial goes back to the old bundle at its next start."""
 
+import contextlib
 import functools
 import json
+import os
 import shutil
 import signal
+import socket
 import tarfile
 import threading
 import time
@@ -18,6 +21,7 @@ from maskwatch.core.bundle_store import BundleStore
 from maskwatch.core.config import load_config
 from maskwatch.service.fleet_run import TrialWatch
 from tests.conftest import terminate, wait_until
+from tests.test_service import notify_socket  # noqa: F401 (a fixture)
 from workbench.fleet import Fleet, unloadable_bundle
 
 ROWS = ["door-1,north,,canary", "door-2,south,,"]
@@ -55,8 +59,33 @@ def events_of(fleet, device):
     return len(fleet.observer.payloads(f"maskwatch/{device}/events"))
 
 
-def test_canary_first_then_the_rest_and_the_fleet_view_shows_each(fleet, still_frames, bundle_dir):
-    daemons = {d: start_device(fleet, d, still_frames) for d in ("door-1", "door-2")}
+def listen(sock: socket.socket, messages: list[str], done: threading.Event) -> threading.Thread:
+    """systemd's side of sd_notify, read in a thread so that the daemon never blocks."""
+
+    def read() -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                messages.append(sock.recv(4096).decode())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_canary_first_then_the_rest_and_the_fleet_view_shows_each(
+    fleet,
+    still_frames,
+    bundle_dir,
+    notify_socket,  # noqa: F811 (the fixture, imported)
+):
+    sock, path = notify_socket
+    notices, done = [], threading.Event()
+    listener = listen(sock, notices, done)
+    daemons = {
+        "door-1": fleet.start_device("door-1", still_frames, "fleet.trial_seconds=3",
+                                     env={**os.environ, "NOTIFY_SOCKET": str(path)}),
+        "door-2": start_device(fleet, "door-2", still_frames),
+    }  # fmt: skip
     assert wait_until(lambda: report(fleet, "door-1").get("state") == "ok", 60)
     assert wait_until(lambda: report(fleet, "door-2").get("running") == "factory", 60)
     publish(fleet, bundle_dir, "v2")
@@ -65,6 +94,8 @@ def test_canary_first_then_the_rest_and_the_fleet_view_shows_each(fleet, still_f
     lines = result.stdout.splitlines()
     assert lines.index("door-1: runs v2") < lines.index("rest: offering v2 to 1 devices")
     assert "door-2: runs v2" in lines and lines[-1] == "done: every device runs v2"
+    kinds = [m.split("=")[0] for m in notices if not m.startswith("WATCHDOG=1")]
+    assert kinds[:3] == ["READY", "RELOADING", "READY"], notices  # systemd sees a reload
     for device, daemon in daemons.items():  # switched in place: the same process
         assert daemon.poll() is None
         state = json.loads((fleet.out / f"devices/{device}/bundles/state.json").read_text())
@@ -83,6 +114,8 @@ def test_canary_first_then_the_rest_and_the_fleet_view_shows_each(fleet, still_f
     )
     for daemon in daemons.values():
         terminate(daemon)
+    done.set()
+    listener.join()
 
 
 def corrupt_chunk(fleet, version, payload):

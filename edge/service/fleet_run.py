@@ -6,7 +6,8 @@ rolled back, and the bundle before it started again, when it cannot start (an er
 loading), when no frame comes for ``fleet.stall_seconds`` during the trial, or when the
 daemon crashed or was killed during the trial (the next start finds the trial unconfirmed:
 :meth:`BundleStore.start`). Switching and rolling back restart the daemon in the same
-process (``exec``), so systemd's main PID, watchdog and credentials stay as they are.
+process (``exec``), so systemd's main PID, watchdog and credentials stay as they are; systemd
+sees a reload.
 """
 
 import dataclasses
@@ -24,6 +25,7 @@ from maskwatch.publish.homeassistant import fleet_health_messages
 from maskwatch.service.daemon import Daemon, StopFlag
 from maskwatch.service.fleet_agent import FleetAgent
 from maskwatch.service.fleet_health import EventTally, FrameRateSince, health_message
+from maskwatch.service.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,22 @@ def start_daemon(config: Config, store: BundleStore, agent: FleetAgent) -> Daemo
         return Daemon(with_bundle(config, store))
 
 
+class SwitchNotifier(Notifier):
+    """systemd is told of a bundle switch as of a reload (``RELOADING=1``, then the new
+    process's ``READY=1``), not a stop: ``STOPPING=1`` would have it kill the process
+    after ``TimeoutStopSec``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.switching = threading.Event()
+
+    def stopping(self) -> None:
+        if self.switching.is_set():
+            self.send(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        else:
+            super().stopping()
+
+
 def restart_in_place() -> None:
     """The same command again, in this process (systemd keeps its main PID)."""
     log.info("restarting on bundle switch")
@@ -114,10 +132,10 @@ def run_fleet_device(config: Config) -> int:
     store.start()
     stop = StopFlag()
     stop.install()
-    switching = threading.Event()
+    notifier = SwitchNotifier()
 
     def restart() -> None:
-        switching.set()
+        notifier.switching.set()
         stop.event.set()
 
     agent = FleetAgent(config, store, restart)
@@ -130,11 +148,12 @@ def run_fleet_device(config: Config) -> int:
     else:
         agent.report("ok")
     daemon = start_daemon(config, store, agent)
+    daemon.notifier = notifier
     TrialWatch(daemon, agent, stop, restart).start()
     try:
         code = daemon.run(stop)
     finally:
         agent.close()
-    if switching.is_set():
+    if notifier.switching.is_set():
         restart_in_place()
     return code

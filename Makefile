@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup system-deps bundle model train convert evaluate detector detector-report demo \
-        test lint format clean install uninstall deploy sd-card bench arm64-smoke soak
+        test lint format clean install uninstall deploy sd-card bench arm64-smoke soak fleet-test
 
 setup: $(VENV)/.installed $(TFLITE_VENV)/.installed bundle/manifest.json
 
@@ -118,9 +118,12 @@ deploy: bundle/manifest.json
 # After Raspberry Pi Imager wrote the card (with its OS customisation): the device part,
 # the bundle, an offline wheelhouse, CONFIG and PASSWORD_FILE onto its boot partition, and
 # a first-boot step that installs and starts maskwatch (systemd/sd-card.sh).
+# With DEVICES=devices.csv PUBLIC_KEY=fleet.pub: a fleet's cards, one at a time, each with
+# its own device_id and broker password, and the broker's password file and ACL
+# (systemd/sd-cards.sh, docs/fleet.md).
 sd-card: bundle/manifest.json
-	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file] [WEB_PASSWORD_FILE=file]" >&2; exit 1; }
-	systemd/sd-card.sh $(BOOT)
+	@test -n "$(BOOT)" -a -n "$(CONFIG)" || { echo "usage: make sd-card BOOT=/media/$$USER/bootfs CONFIG=my.toml [PASSWORD_FILE=file] [WEB_PASSWORD_FILE=file] | [DEVICES=devices.csv PUBLIC_KEY=fleet.pub]" >&2; exit 1; }
+	if [ -n "$(DEVICES)" ]; then systemd/sd-cards.sh '$(BOOT)'; else systemd/sd-card.sh $(BOOT); fi
 
 # maskwatch against the seeds' pipeline and AIZOO's on the same frames: prints the table and
 # writes docs/benchmarks.md (+ .json). One round took about 10 minutes on 2 cores; it now
@@ -135,6 +138,13 @@ bench: system-deps setup
 MINUTES ?= 60
 soak: | $(VENV)/.installed
 	$(BIN)/python -m scripts.soak --minutes $(MINUTES) --data-root $(DATA) --out docs/soak.md
+
+# 20 daemons on loopback against one real mosquitto with per-device users and ACLs: a
+# revoked user, a bundle that cannot start (rolled back), a roll-out canary first; prints
+# the roll-out's time, events lost and the broker's CPU and memory (docs/fleet.md). About
+# 5 minutes on 2 cores; not part of 'make test'.
+fleet-test: bundle/manifest.json
+	$(BIN)/python -m scripts.fleet_test --data-root $(DATA) --out docs/fleet_test.json
 
 # Both Raspberry Pi OS releases on arm64 under qemu-user: the installer into a debootstrap
 # root, apt's numpy with a simplejpeg built against it, maskwatch detect against x86 (as

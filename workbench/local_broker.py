@@ -7,6 +7,7 @@ import getpass
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -85,6 +86,11 @@ class LocalBroker:
                 self._process.wait()
         self._process = None
 
+    def reload(self) -> None:
+        """SIGHUP: mosquitto reads its password file and ACL again (a revoked user)."""
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGHUP)
+
     def __enter__(self) -> "LocalBroker":
         return self.start()
 
@@ -93,11 +99,22 @@ class LocalBroker:
         self._dir.cleanup()
 
 
+def secured_listener(port: int, password_file: Path, acl_file: Path) -> str:
+    """A second loopback listener (``extra``) with a password file and an ACL, such as
+    ``maskwatch fleet provision`` writes; the broker's own listener stays anonymous."""
+    return (
+        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {password_file}\nacl_file {acl_file}\n"
+    )
+
+
 class Listener:
     """Subscribes to ``topic`` and records every message; ``echo`` prints them as they arrive."""
 
-    def __init__(self, port: int, topic: str = "#", echo: bool = False, session: str = "") -> None:
-        """``session``: a client id whose subscription the broker keeps while it is away."""
+    def __init__(self, port: int, topic: str = "#", echo: bool = False, session: str = "",
+                 user: tuple[str, str] | None = None) -> None:  # fmt: skip
+        """``session``: a client id whose subscription the broker keeps while it is away;
+        ``user``: a user name and password to connect with."""
         self.messages: list[tuple[str, bytes, bool]] = []
         self._echo = echo
         self._lock = threading.Lock()
@@ -109,6 +126,8 @@ class Listener:
         self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self._client.on_subscribe = lambda c, u, mid, rc, p: self._subscribed.set()
         self._client.on_message = self._on_message
+        if user:
+            self._client.username_pw_set(*user)
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         if not self._subscribed.wait(10):

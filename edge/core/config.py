@@ -337,6 +337,39 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """A device of a fleet (docs/fleet.md): signed bundles rolled out over MQTT, and a
+    retained health topic. Off: one Pi, as before."""
+
+    enabled: bool = False
+    site: str = ""  # where the device is, as the fleet view shows it
+    group: str = ""  # "canary": gets a roll-out first
+    public_key: str = ""  # the fleet's ed25519 public key, base64 ('maskwatch fleet keygen')
+    store: Path | None = None  # bundles rolled out; unset: $STATE_DIRECTORY/bundles
+    bundle_topic: str = "maskwatch-fleet/bundles"  # where signed bundles are published
+    trial_seconds: float = 180.0  # a new bundle must process frames this long to be kept
+    stall_seconds: float = 60.0  # no frame this long during the trial: roll back
+    health_interval: float = 60.0  # seconds between retained health messages
+
+    def validate(self) -> None:
+        if self.enabled and not self.public_key:
+            raise ConfigError(
+                "config key fleet.public_key: expected the fleet's public key (base64) when "
+                "fleet.enabled is true; 'maskwatch fleet keygen' makes it"
+            )
+        _within("fleet.trial_seconds", self.trial_seconds, 1.0, HOUR)
+        _within("fleet.stall_seconds", self.stall_seconds, 1.0, HOUR)
+        _within("fleet.health_interval", self.health_interval, 1.0, HOUR)
+
+    @property
+    def store_dir(self) -> Path:
+        if self.store is not None:
+            return self.store
+        state = os.environ.get("STATE_DIRECTORY", "state").split(":")[0]
+        return Path(state).resolve() / "bundles"
+
+
+@dataclass(frozen=True)
 class Config:
     device_id: str = "maskwatch"
     bundle: BundleConfig = field(default_factory=BundleConfig)
@@ -351,6 +384,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
     @property
     def device_slug(self) -> str:
@@ -373,6 +407,7 @@ PATH_KEYS = (
     ("web", "password_file"),
     ("web", "certfile"),
     ("web", "keyfile"),
+    ("fleet", "store"),
 )
 
 

@@ -37,24 +37,60 @@ class Topics:
         return cls(*(f"{base}/{f.name}" for f in fields(cls)))
 
 
-def discovery_messages(
-    prefix: str, device_slug: str, device_name: str, topics: Topics
-) -> dict[str, str]:
-    """Config topic -> JSON payload for every entity of this device."""
-    node = f"maskwatch_{device_slug}"
+def _common(device_slug: str, device_name: str, availability: str) -> dict:
+    """What every entity of one device shares: the device entry and its availability."""
     device = {
-        "identifiers": [node],
+        "identifiers": [f"maskwatch_{device_slug}"],
         "name": f"maskwatch {device_name}",
         "manufacturer": "maskwatch",
         "model": "face-mask detector",
         "sw_version": software_version(),
     }
-    common = {
-        "availability_topic": topics.availability,
+    return {
+        "availability_topic": availability,
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": device,
     }
+
+
+def _configs(prefix: str, device_slug: str, common: dict, entities: dict) -> dict[str, str]:
+    node = f"maskwatch_{device_slug}"
+    return {
+        f"{prefix}/{component}/{node}/{object_id}/config": json.dumps(
+            {**entity, "unique_id": f"{node}_{object_id}", **common}
+        )
+        for (component, object_id), entity in entities.items()
+    }
+
+
+def fleet_health_messages(
+    prefix: str, device_slug: str, device_name: str, availability: str, health: str
+) -> dict[str, str]:
+    """A fleet device's retained ``health`` (docs/fleet.md) as diagnostic entities."""
+    diagnostic = {"state_topic": health, "entity_category": "diagnostic"}
+    entities = {
+        ("sensor", "bundle"): {"name": "Model bundle", "value_template": "{{ value_json.bundle }}",
+                               "icon": "mdi:package-variant"},
+        ("sensor", "cpu_temp"): {"name": "CPU temperature", "device_class": "temperature",
+                                 "unit_of_measurement": "°C",
+                                 "value_template": "{{ value_json.cpu_temp_c }}"},
+        ("sensor", "queue_depth"): {"name": "Events queued",
+                                    "value_template": "{{ value_json.queue_depth }}"},
+        ("sensor", "people_hour"): {"name": "People this hour", "unit_of_measurement": "people",
+                                    "value_template": "{{ value_json.people_this_hour }}"},
+        ("sensor", "masked_share"): {"name": "Masked this hour", "unit_of_measurement": "%",
+                                     "value_template": "{{ value_json.masked_percent_this_hour }}"},
+    }  # fmt: skip
+    entities = {key: {**entity, **diagnostic} for key, entity in entities.items()}
+    return _configs(prefix, device_slug, _common(device_slug, device_name, availability), entities)
+
+
+def discovery_messages(
+    prefix: str, device_slug: str, device_name: str, topics: Topics
+) -> dict[str, str]:
+    """Config topic -> JSON payload for every entity of this device."""
+    common = _common(device_slug, device_name, topics.availability)
     counts = {
         "state_topic": topics.state,
         "state_class": "measurement",
@@ -111,9 +147,4 @@ def discovery_messages(
             "entity_category": "diagnostic",
         },
     }
-    return {
-        f"{prefix}/{component}/{node}/{object_id}/config": json.dumps(
-            {**entity, "unique_id": f"{node}_{object_id}", **common}
-        )
-        for (component, object_id), entity in entities.items()
-    }
+    return _configs(prefix, device_slug, common, entities)

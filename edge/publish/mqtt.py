@@ -137,6 +137,7 @@ class MqttPublisher:
             homeassistant.prefix, device_slug, device_name, self.topics
         )
         self._announce = homeassistant.discovery
+        self.event_hooks: list[Callable[[dict], None]] = []  # told every event queued (fleet)
         self._ha_status_topic = f"{homeassistant.prefix}/{STATUS_TOPIC_SUFFIX}"
         # Retained topic -> payload: what should hold now, set by the frame loop and sent
         # by the sender thread; and what it last sent there, on which connection.
@@ -241,6 +242,8 @@ class MqttPublisher:
         seq = self.queue.append(
             lambda n: json.dumps({**event, "seq": n}, separators=(",", ":")), in_view
         )
+        for hook in self.event_hooks:
+            hook(event)
         self._wake.set()
         return seq
 

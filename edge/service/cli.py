@@ -1,4 +1,5 @@
-"""The ``maskwatch`` command line: ``run``, ``check``, ``replay``, ``detect``, ``bundle verify``."""
+"""The ``maskwatch`` command line: ``run``, ``check``, ``replay``, ``detect``, ``bundle verify``,
+``fleet ...``."""
 
 import argparse
 import json
@@ -13,6 +14,7 @@ from maskwatch.core.bundle import load_bundle
 from maskwatch.core.config import RUNTIMES, load_config
 from maskwatch.core.errors import ImageError, MaskwatchError, open_output
 from maskwatch.core.images import annotate, read_image
+from maskwatch.service.fleet_cli import add_fleet_commands
 from maskwatch.service.logs import setup_logging
 from maskwatch.tracking.frame_loop import FrameLoop
 from maskwatch.vision.pipeline import MaskPipeline
@@ -57,6 +59,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.set)
     setup_logging(config.log_level)
+    if config.fleet.enabled:
+        from maskwatch.service.fleet_run import run_fleet_device
+
+        return run_fleet_device(config)
     return run(config)
 
 
@@ -136,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = bundle_commands.add_parser("verify", help="check a bundle against its manifest")
     verify.add_argument("path", type=Path, help="the bundle folder (holding manifest.json)")
     verify.set_defaults(func=cmd_bundle_verify)
+
+    add_fleet_commands(commands, add_config_arguments)
     return parser
 
 

@@ -16,6 +16,7 @@ from edge.runtime import load_interpreter
 class Classification:
     label: str
     score: float  # probability of ``label``, 0..1
+    probabilities: tuple[float, ...] = ()  # of every label, in the manifest's order
 
 
 class TFLiteClassifier:
@@ -83,6 +84,8 @@ class TFLiteClassifier:
         probabilities = self.probabilities(faces)
         best = decide_labels(probabilities, self.info.labels, self.mask_min_score)
         return [
-            Classification(self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)))
+            Classification(
+                self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)), tuple(map(float, p))
+            )
             for i, p in zip(best, probabilities, strict=True)
         ]

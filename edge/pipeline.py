@@ -27,6 +27,8 @@ class Face:
     score: float  # classifier probability of ``label``
     detection_score: float
     classified: bool = True  # False: the label was carried over from the person's track
+    probabilities: tuple[float, ...] = ()  # of every label (the manifest's order), if classified
+    landmarks: tuple[tuple[float, float], ...] = ()  # the detector's (see Detection)
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
@@ -149,7 +151,8 @@ class MaskPipeline:
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [
-            Face(d.box, r.label, r.score, d.score) for d, r in zip(detections, results, strict=True)
+            Face(d.box, r.label, r.score, d.score, True, r.probabilities, d.landmarks)
+            for d, r in zip(detections, results, strict=True)
         ]
 
     def process(

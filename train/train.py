@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.detectors import ORIGINAL_YUNET, create_detector
+from edge.detectors import ORIGINAL_YUNET, FaceDetector, create_detector
 from edge.labels import CLASSIFIER_LABELS, MASK, MASK_INCORRECT, NO_MASK
 from edge.preprocess import PreprocessSpec
 from train.augment import augment_dataset
@@ -38,14 +38,20 @@ METRICS_FILE = "metrics.json"
 
 
 def add_synthetic_masks(
-    x: np.ndarray, y: np.ndarray, fraction: float, wrongly: float, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    fraction: float,
+    wrongly: float,
+    seed: int,
+    skin_distance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Paint masks on ``fraction`` of the no_mask crops and add them to the training set:
     a share ``wrongly`` of them under the nose or on the chin (``mask_incorrect``), the
-    rest worn right (``mask``). Returns the new arrays and how many of each were added."""
+    rest worn right (``mask``), in colours at least ``skin_distance`` (CIE76) from the
+    face's own skin. Returns the new arrays and how many of each were added."""
     from train.synthetic_masks import WORN_WRONGLY, MaskPainter
 
-    painter = MaskPainter(seed=seed)
+    painter = MaskPainter(seed=seed, min_skin_distance=skin_distance)
     rng = np.random.default_rng(seed)
     no_mask = np.flatnonzero(y == CLASSIFIER_LABELS.index(NO_MASK))
     chosen = rng.choice(no_mask, size=round(len(no_mask) * fraction), replace=False)
@@ -64,6 +70,28 @@ def add_synthetic_masks(
         return x, y, added
     extra = np.asarray(labels, dtype=y.dtype)
     return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), added
+
+
+def add_train_only(
+    x: np.ndarray,
+    y: np.ndarray,
+    args: argparse.Namespace,
+    spec: PreprocessSpec,
+    detector: FaceDetector | None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Add the ``--train-only`` sources' photos to the training crops, each cut at the
+    detector's most confident face (photos without a face are left out). They never reach
+    the split, so validation and test stay the saved scenes."""
+    samples = read_sources(args.data_root, args.train_only)
+    x_extra, y_extra, _ = cached_crops(samples, spec, args.crop_cache, detector, cut_whole=True)
+    added = np.bincount(y_extra, minlength=len(CLASSIFIER_LABELS))
+    summary = {
+        "sources": list(args.train_only),
+        "photos": len(samples),
+        "faces_added": {label: int(n) for label, n in zip(CLASSIFIER_LABELS, added, strict=True)},
+    }
+    print(f"train-only sources: {summary}")
+    return np.concatenate([x, x_extra]), np.concatenate([y, y_extra]), summary
 
 
 CLASS_WEIGHTINGS = ("balanced", "sqrt")
@@ -144,11 +172,15 @@ def train(args: argparse.Namespace) -> dict:
         detector = create_detector(ORIGINAL_YUNET, args.models_dir)
     data = {name: cached_crops(split[name], spec, args.crop_cache, detector) for name in SPLITS}
     x_train, y_train, _ = data["train"]
+    train_only = {}
+    if args.train_only:
+        x_train, y_train, train_only = add_train_only(x_train, y_train, args, spec, detector)
     synthetic = {MASK: 0, MASK_INCORRECT: 0}
     if args.synthetic_masks:
         x_train, y_train, synthetic = add_synthetic_masks(
-            x_train, y_train, args.synthetic_masks, args.wrongly, args.seed
-        )
+            x_train, y_train, args.synthetic_masks, args.wrongly, args.seed,
+            args.paint_skin_distance,
+        )  # fmt: skip
         print(f"added synthetic faces: {synthetic}")
 
     counts_train = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
@@ -204,9 +236,11 @@ def train(args: argparse.Namespace) -> dict:
         "backbone": args.backbone,
         "sources": list(args.sources),
         "crops": args.crops,
+        "train_only": train_only,
         "synthetic_masks": {
             "fraction": args.synthetic_masks,
             "wrongly": args.wrongly,
+            "skin_distance": args.paint_skin_distance,
             "added": synthetic,
         },
         "deterministic": args.deterministic,
@@ -233,6 +267,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--source", action="append", dest="sources", metavar="KIND:PATH",
                         help=f"repeatable; default {' '.join(DEFAULT_SOURCES)}")  # fmt: skip
+    parser.add_argument(
+        "--train-only", action="append", default=[], metavar="KIND:PATH",
+        help="repeatable: photos of one person (no boxes) added to training only, each cut "
+        "at the detector's most confident face",
+    )  # fmt: skip
     parser.add_argument("--label-map", type=Path, help="TOML: class name = maskwatch label")
     parser.add_argument("--split", type=Path, help="reuse this saved split instead of making one")
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
@@ -255,6 +294,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.3,
         metavar="SHARE",
         help="share of the painted masks worn wrongly (mask_incorrect)",
+    )
+    parser.add_argument(
+        "--paint-skin-distance",
+        type=float,
+        default=0.0,
+        metavar="DELTA_E",
+        help="paint no mask colour within this CIE76 distance of the face's cheeks (0: any)",
     )
     parser.add_argument(
         "--crop-cache",

@@ -302,6 +302,17 @@ def alarm_summary(alarm: dict) -> list[str]:
     return lines
 
 
+def _train_only_note(metrics: dict) -> str:
+    extra = metrics.get("train_only")
+    if not extra:
+        return ""
+    faces = ", ".join(f"{k} {v}" for k, v in extra["faces_added"].items() if v)
+    return (
+        f" Training only, not in the split: {', '.join(extra['sources'])} ({extra['photos']} "
+        f"photos cut at their most confident face: {faces})."
+    )
+
+
 def write_summary(
     metrics: dict, int8: dict, scene: dict, path: Path, extra: list[str] = ()
 ) -> None:
@@ -318,7 +329,8 @@ def write_summary(
         f"{metrics['seed']}, {metrics['epochs_run']} epochs in "
         f"{metrics['train_seconds'] / 60:.1f} min. Faces "
         + ", ".join(f"{k} {v}" for k, v in metrics["faces"].items())
-        + " (split by deduplicated scene; see `label_counts.png`).",
+        + " (split by deduplicated scene; see `label_counts.png`)."
+        + _train_only_note(metrics),
         "",
         f"Calibration: temperature {calibration['temperature']:.3f} fitted on the validation "
         f"split (ECE {calibration['val_ece_before']:.4f} -> {calibration['val_ece_after']:.4f}; "

@@ -32,6 +32,8 @@ from train.reports import classifier_report, plot_history, plot_label_counts, wr
 from train.split import SPLITS, apply_split, label_counts, save_split
 
 DEFAULT_DATA_ROOT = Path("../shared/datasets")
+# Large, sharp bare faces and many mask kinds, cut as the device cuts them (issue 22).
+DEFAULT_TRAIN_ONLY = ("folders:crops-web2",)
 MODEL_FILE = "mask_classifier.keras"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
@@ -268,17 +270,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", action="append", dest="sources", metavar="KIND:PATH",
                         help=f"repeatable; default {' '.join(DEFAULT_SOURCES)}")  # fmt: skip
     parser.add_argument(
-        "--train-only", action="append", default=[], metavar="KIND:PATH",
+        "--train-only", action="append", metavar="KIND:PATH",
         help="repeatable: photos of one person (no boxes) added to training only, each cut "
-        "at the detector's most confident face",
+        f"at the detector's most confident face (default {' '.join(DEFAULT_TRAIN_ONLY)})",
     )  # fmt: skip
+    parser.add_argument("--no-train-only", dest="train_only", action="store_const", const=[],
+                        help="no training-only photos")  # fmt: skip
     parser.add_argument("--label-map", type=Path, help="TOML: class name = maskwatch label")
     parser.add_argument("--split", type=Path, help="reuse this saved split instead of making one")
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0_s5")
-    parser.add_argument("--input-size", type=int, default=96)
+    parser.add_argument("--input-size", type=int, default=112)
     parser.add_argument("--crop-margin", type=float, default=0.2)
     parser.add_argument("--crops", choices=CROP_MODES, default="detector")
     parser.add_argument(
@@ -298,7 +302,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--paint-skin-distance",
         type=float,
-        default=0.0,
+        default=25.0,
         metavar="DELTA_E",
         help="paint no mask colour within this CIE76 distance of the face's cheeks (0: any)",
     )
@@ -320,6 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     args.sources = args.sources or list(DEFAULT_SOURCES)
+    if args.train_only is None:
+        args.train_only = list(DEFAULT_TRAIN_ONLY)
     return args
 
 

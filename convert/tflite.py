@@ -18,7 +18,7 @@ from maskwatch.convert.classifier_entry import classifier_info
 from maskwatch.core.bundle import load_bundle
 from maskwatch.core.errors import MaskwatchError
 from maskwatch.core.preprocess import PreprocessSpec
-from maskwatch.train.crops import load_crops
+from maskwatch.train.crops import cached_crops
 from maskwatch.train.data import read_sources
 from maskwatch.train.datasets import DatasetError, FaceSample
 from maskwatch.train.evaluate import scene_samples
@@ -67,14 +67,19 @@ def saved_split(metrics: dict, split_file: Path, data_root: Path) -> dict[str, l
 
 
 def split_crops(
-    metrics: dict, split: dict[str, list[FaceSample]], models_dir: Path, which: str
+    metrics: dict,
+    split: dict[str, list[FaceSample]],
+    models_dir: Path,
+    which: str,
+    cache: Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The crops of one side of the split, cut the way the model was trained."""
+    """The crops of one side of the split, cut the way the model was trained (kept in
+    ``cache`` as training keeps them, when given)."""
     spec = PreprocessSpec(**metrics["preprocess"])
     detector = None
     if metrics["crops"] == "detector":
         detector = create_detector(ORIGINAL_YUNET, models_dir)
-    x, y, _ = load_crops(split[which], spec, detector=detector)
+    x, y, _ = cached_crops(split[which], spec, cache, detector)
     return x, y
 
 
@@ -97,7 +102,7 @@ def parity_report(
     from maskwatch.convert.parity import check, crop_figures, scene_figures
 
     spec = PreprocessSpec(**metrics["preprocess"])
-    x_test, y_test = split_crops(metrics, split, args.models_dir, "test")
+    x_test, y_test = split_crops(metrics, split, args.models_dir, "test", args.crop_cache)
     keras_probabilities = keras.models.load_model(args.model).predict(
         x_test.astype("float32"), verbose=0
     )
@@ -148,13 +153,15 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--float-dir", type=Path, default=Path("build"),
                         help="where the float32 and float16 models go")  # fmt: skip
     parser.add_argument("--representative", type=int, default=1000)
+    parser.add_argument("--crop-cache", type=Path, default=Path("build/crops"),
+                        help="where cut crops are kept between runs")  # fmt: skip
     args = parser.parse_args(argv)
 
     metrics = json.loads(args.metrics.read_text())
     for precision in ("float32", "float16"):
         convert(args.model, precision, args.float_dir / f"mask_classifier_{precision}.tflite")
     split = saved_split(metrics, args.split, args.data_root)
-    x_train, _ = split_crops(metrics, split, args.models_dir, "train")
+    x_train, _ = split_crops(metrics, split, args.models_dir, "train", args.crop_cache)
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / args.out.name
         representative = representative_crops(x_train, args.representative, metrics["seed"])

@@ -80,3 +80,21 @@ def test_detector_crops_take_the_detectors_box(data_root, bundle_dir):
     assert len(annotated) == len(detected) == 1 and y_a.tolist() == y_d.tolist()
     # YuNet's box also takes in the forehead: the same face, framed differently.
     assert np.abs(annotated.astype(int) - detected.astype(int)).mean() > 10
+
+
+def test_the_committed_alarm_reports_are_at_the_default_operating_point():
+    from maskwatch.core.labels import DEFAULT_MASK_MIN_SCORE
+
+    alarm = json.loads((REPORTS / "alarm_evaluation.json").read_text())
+    assert alarm["mask_min_score"] == DEFAULT_MASK_MIN_SCORE
+    assert sorted(alarm["sets"]) == ["external-macwin", "test"]
+    summary = (REPORTS / "summary.md").read_text()
+    assert f"`pipeline.mask_min_score` = {DEFAULT_MASK_MIN_SCORE}" in summary
+    assert (REPORTS / alarm["curve_plot"]).stat().st_size > 10_000
+    for name, result in alarm["sets"].items():
+        at_default = next(
+            r for r in result["curve"] if r["mask_min_score"] == round(DEFAULT_MASK_MIN_SCORE, 2)
+        )
+        assert f"bare faces called mask {100 * at_default['bare_called_mask']:.1f}%" in summary
+        assert (REPORTS / result["bare_called_mask_sheet"]["file"]).is_file(), name
+        assert result["tolerant"]["detection_recall"]["no_mask"]["annotated"] > 100

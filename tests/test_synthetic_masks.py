@@ -107,3 +107,25 @@ def test_the_kinds_colours_and_prints_vary(crops):
 def test_an_unknown_placement_is_refused(painter, crops):
     with pytest.raises(ValueError, match="placement 'forehead'"):
         painter.paint(crops[0], "forehead")
+
+
+def test_no_colour_close_to_the_faces_own_skin(crops):
+    from maskwatch.train.skin import lab_of, median_lab
+    from maskwatch.train.synthetic_masks import CHEEK_LEFT, CHEEK_RIGHT, PALETTE_RGB
+
+    distant = MaskPainter(seed=0, min_skin_distance=25)
+    assert len(MaskPainter(seed=0)._palette(crops[0], None)) == len(PALETTE_RGB)
+    checked = 0
+    for crop in crops:
+        points = distant.landmarks(crop)
+        if points is None:
+            continue
+        checked += 1
+        palette = distant._palette(crop, points)
+        assert 0 < len(palette) < len(PALETTE_RGB)  # some colours left out, most kept
+        cheeks = np.stack(
+            [crop[round(y), round(x)] for x, y in points[[*CHEEK_RIGHT, *CHEEK_LEFT]]]
+        )
+        skin = median_lab(cheeks)
+        assert (np.linalg.norm(lab_of(palette.astype(np.uint8)) - skin, axis=1) >= 20).all()
+    assert checked >= 8

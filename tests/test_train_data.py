@@ -88,3 +88,24 @@ def test_class_weights_balanced_and_square_root():
     assert [balanced[i] * counts[i] for i in range(3)] == pytest.approx([1600] * 3)
     root = class_weights(counts, "sqrt")
     assert [root[i] for i in range(3)] == pytest.approx([balanced[i] ** 0.5 for i in range(3)])
+
+
+def test_photos_without_boxes_are_cut_at_their_most_confident_face(data_root):
+    from maskwatch.train.crops import cached_crops
+    from maskwatch.train.data import read_sources
+    from maskwatch.vision.detectors import ORIGINAL_YUNET, create_detector
+
+    photos = read_sources(data_root, ["folders:crops-web2"])
+    assert len(photos) == 666 and all(p.box is None for p in photos)
+    few = photos[:4] + photos[-4:]
+    detector = create_detector(ORIGINAL_YUNET, data_root.parent / "models")
+    spec = PreprocessSpec(input_size=64)
+    whole, _, _ = load_crops(few, spec, detector=detector)
+    cut, labels, kept = load_crops(few, spec, detector=detector, cut_whole=True)
+    assert len(whole) == len(few) and 0 < len(cut) <= len(few)
+    for crop, photo in zip(cut, kept, strict=True):
+        image = cv2.imread(str(photo.image))
+        best = max(detector.detect(image), key=lambda d: d.score)
+        assert (crop == crop_face(image, best.box, spec)).all()
+    x, y, _ = cached_crops(few, spec, None, detector, cut_whole=True)
+    assert (x == cut).all() and (y == labels).all()

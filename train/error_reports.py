@@ -65,17 +65,25 @@ def error_sheet(
     """A PNG of the ``count`` most confident errors: each tile says annotated -> predicted
     and the score. Returns how many errors it shows."""
     chosen = worst_errors(y_true, probabilities, count)
-    tiles = []
+    tiles, captions = [], []
     for index in chosen:
-        tile = cv2.resize(crops[index], (TILE, TILE), interpolation=cv2.INTER_NEAREST)
-        tile = cv2.cvtColor(tile, cv2.COLOR_RGB2BGR)
+        tiles.append(cv2.cvtColor(crops[index], cv2.COLOR_RGB2BGR))
         predicted = int(probabilities[index].argmax())
-        caption = [
+        captions.append([
             f"was {CLASSIFIER_LABELS[y_true[index]]}",
             f"{CLASSIFIER_LABELS[predicted]} {probabilities[index, predicted]:.2f}",
-        ]
+        ])  # fmt: skip
+    write_sheet(tiles, captions, path)
+    return len(chosen)
+
+
+def write_sheet(images_bgr: list[np.ndarray], captions: list[list[str]], path: Path) -> None:
+    """A PNG contact sheet: each BGR image scaled to a tile, two caption lines under it."""
+    tiles = []
+    for image, caption in zip(images_bgr, captions, strict=True):
+        tile = cv2.resize(image, (TILE, TILE), interpolation=cv2.INTER_NEAREST)
         banner = np.full((30, TILE, 3), 255, np.uint8)
-        for line, text in enumerate(caption):
+        for line, text in enumerate(caption[:2]):
             cv2.putText(banner, text, (3, 12 + 14 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
                         (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
         tiles.append(np.vstack([tile, banner]))
@@ -84,5 +92,4 @@ def error_sheet(
     rows = [np.hstack(tiles[i : i + SHEET_COLUMNS]) for i in range(0, len(tiles), SHEET_COLUMNS)]
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), np.vstack(rows)):
-        raise OSError(f"{path}: cannot write the error sheet")
-    return len(chosen)
+        raise OSError(f"{path}: cannot write the contact sheet")

@@ -39,7 +39,8 @@ def roc_pr(y_true: np.ndarray, score: np.ndarray) -> dict:
     }
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Lay the figure out, write it as a PNG (making its folder) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -57,7 +58,7 @@ def _plot_confusion(confusion: list[list[int]], title: str, path: Path) -> None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("annotated")
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_curves(curves: dict, title: str, path: Path) -> None:
@@ -70,7 +71,7 @@ def _plot_curves(curves: dict, title: str, path: Path) -> None:
     pr.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02),
            title=f"PR, no_mask (AP {curves['average_precision']:.3f})")  # fmt: skip
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_precision_recall(
@@ -84,7 +85,7 @@ def plot_precision_recall(
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_bars(values: dict[str, float], labels: dict[str, str], title: str, path: Path) -> None:
@@ -93,7 +94,7 @@ def plot_bars(values: dict[str, float], labels: dict[str, str], title: str, path
     bars = ax.bar(list(values), list(values.values()))
     ax.bar_label(bars, [labels[name] for name in values], fontsize=8)
     ax.set(ylim=(0, 1.15), title=title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
@@ -104,7 +105,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
         ax.plot(history[f"val_{metric}"], label="validation")
         ax.set(xlabel="epoch", title=metric)
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_label_counts(counts: dict[str, dict[str, int]], path: Path) -> None:
@@ -119,7 +120,7 @@ def plot_label_counts(counts: dict[str, dict[str, int]], path: Path) -> None:
     ax.set_xticks(np.arange(len(labels)) + width * (len(counts) - 1) / 2, labels)
     ax.set(ylabel="faces", title="label counts per split")
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def classifier_report(y_true: np.ndarray, probabilities: np.ndarray, name: str, out: Path) -> dict:
@@ -189,8 +190,135 @@ def _crop_row(name: str, report: dict) -> str:
     )
 
 
-def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
-    """A short Markdown page: what was trained, and how it does on crops and on scenes."""
+CURVE_ROWS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)  # operating points tabled in summary.md
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _f1(figures: dict) -> str:
+    """F1, or "-" for a label no face of the set is annotated with."""
+    return f"{figures['f1']:.3f}" if figures["tp"] + figures["fn"] else "-"
+
+
+def _breakdown_table(title: str, table: dict) -> list[str]:
+    cells = [f"{name}: {_figure(row['accuracy'])} ({row['faces']})" for name, row in table.items()]
+    return [f"- {title}: " + "; ".join(cells)]
+
+
+def _alarm_set_lines(name: str, result: dict) -> list[str]:
+    t = result["mask_min_score"]
+    at_t = next(r for r in result["curve"] if r["mask_min_score"] == round(t, 2))
+    lines = [
+        f"### {name} ({result['images']} photos, {result['ignore_regions']} ignore regions)",
+        "",
+        f"At t = {t}: bare faces called mask {_percent(at_t['bare_called_mask'])}, masked "
+        f"faces right {_percent(at_t['masked_right'])}, masks worn wrongly raising the alarm "
+        f"{_percent(at_t['wrongly_worn_alarm'])} (faces found by the detector, tolerant rule).",
+        "",
+        "| rule | " + " | ".join(f"{label} detection recall" for label in CLASSIFIER_LABELS)
+        + " | " + " | ".join(f"{label} F1" for label in CLASSIFIER_LABELS) + " |",
+        "|---|" + "---|" * 2 * len(CLASSIFIER_LABELS),
+    ]  # fmt: skip
+    for rule in ("tolerant", "iou"):
+        figures = result[rule]
+        recall = [figures["detection_recall"][label] for label in CLASSIFIER_LABELS]
+        lines.append(
+            f"| {rule} | "
+            + " | ".join(
+                f"{_figure(r['recall'])} ({r['detected']}/{r['annotated']})" for r in recall
+            )
+            + " | "
+            + " | ".join(_f1(figures["per_label"][label]) for label in CLASSIFIER_LABELS)
+            + " |"
+        )
+    confusion = result["tolerant"]["confusion"]
+    lines += [
+        "",
+        "Matched faces (tolerant rule), rows annotated, columns called: "
+        + "; ".join(
+            f"{label} {' / '.join(map(str, row))}"
+            for label, row in zip(CLASSIFIER_LABELS, confusion, strict=True)
+        )
+        + f" (order {', '.join(CLASSIFIER_LABELS)}).",
+        "",
+        "F1 by annotated width (tolerant): "
+        + "; ".join(
+            f"{label} "
+            + ", ".join(
+                f"{width} {_f1(f)}"
+                for width, f in result["tolerant"]["per_class"][label].items()
+                if width != "all"
+            )
+            for label in CLASSIFIER_LABELS
+        ),
+        "",
+        "Bare faces right (not called mask) at t, by:",
+        *_breakdown_table("detector's face width (px)", result["bare_faces"]["width"]),
+        *_breakdown_table("pose from YuNet's landmarks", result["bare_faces"]["pose"]),
+        *_breakdown_table("skin tone (cheeks' ITA)", result["bare_faces"]["skin_tone"]),
+        "",
+        f"The {result['bare_called_mask_sheet']['faces']} most confident bare faces called "
+        f"mask: `{result['bare_called_mask_sheet']['file']}`.",
+        "",
+    ]
+    return lines
+
+
+def alarm_summary(alarm: dict) -> list[str]:
+    """Markdown: the operating point, the curve at a few thresholds, and each set's figures."""
+    t = alarm["mask_min_score"]
+    sets = alarm["sets"]
+    rows = sorted({*CURVE_ROWS, round(t, 2)})
+    lines = [
+        f"## The alarm's operating point: `pipeline.mask_min_score` = {t}",
+        "",
+        "A face is called mask only at P(mask) >= t (`maskwatch.core.labels.decide_labels`). "
+        "Faces are "
+        "matched to annotations by IoU >= 0.4 or one box at least 70% inside the other and "
+        "covering at least 20% of it (`tolerant`; `iou`: IoU alone); predictions on ignore "
+        "regions and faces under 24 px count neither way. Curve: "
+        f"`{alarm['curve_plot']}`, every threshold in `alarm_evaluation.json`. The lowest t "
+        "that calls at most 1% of bare faces mask on every set here: "
+        f"{alarm['lowest_threshold_meeting_bare_target']}.",
+        "",
+        "| t | " + " | ".join(f"{name}: bare called mask / masked right / worn wrongly alarm"
+                            for name in sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]  # fmt: skip
+    for threshold in rows:
+        cells = []
+        for result in sets.values():
+            r = next(r for r in result["curve"] if r["mask_min_score"] == threshold)
+            cells.append(
+                f"{_percent(r['bare_called_mask'])} / {_percent(r['masked_right'])} / "
+                f"{_percent(r['wrongly_worn_alarm'])}"
+            )
+        lines.append(f"| {threshold:g}{' (default)' if threshold == round(t, 2) else ''} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    lines.append("")
+    for name, result in sets.items():
+        lines += _alarm_set_lines(name, result)
+    return lines
+
+
+def _train_only_note(metrics: dict) -> str:
+    extra = metrics.get("train_only")
+    if not extra:
+        return ""
+    faces = ", ".join(f"{k} {v}" for k, v in extra["faces_added"].items() if v)
+    return (
+        f" Training only, not in the split: {', '.join(extra['sources'])} ({extra['photos']} "
+        f"photos cut at their most confident face: {faces})."
+    )
+
+
+def write_summary(
+    metrics: dict, int8: dict, scene: dict, path: Path, extra: list[str] = ()
+) -> None:
+    """A short Markdown page: what was trained, how it does on crops and on scenes, then
+    ``extra`` lines."""
     crop = metrics["crop_test_keras"]
     added = metrics["synthetic_masks"]["added"]
     calibration = metrics["calibration"]
@@ -202,7 +330,8 @@ def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
         f"{metrics['seed']}, {metrics['epochs_run']} epochs in "
         f"{metrics['train_seconds'] / 60:.1f} min. Faces "
         + ", ".join(f"{k} {v}" for k, v in metrics["faces"].items())
-        + " (split by deduplicated scene; see `label_counts.png`).",
+        + " (split by deduplicated scene; see `label_counts.png`)."
+        + _train_only_note(metrics),
         "",
         f"Calibration: temperature {calibration['temperature']:.3f} fitted on the validation "
         f"split (ECE {calibration['val_ece_before']:.4f} -> {calibration['val_ece_after']:.4f}; "
@@ -257,6 +386,7 @@ def write_summary(metrics: dict, int8: dict, scene: dict, path: Path) -> None:
         "Plots of the faces the detector found: `scene_matched_faces_confusion.png`, "
         "`scene_matched_faces_roc_pr.png`. All figures: `scene_evaluation.json`.",
         "",
+        *extra,
         "## Per class and face width",
         "",
         *scene_width_tables(scene["runs"]),

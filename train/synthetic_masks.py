@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.train.skin import lab_of, median_lab, patch
 from maskwatch.vision.runtime import load_interpreter
 
 INPUT_SIZE = 192  # FaceMesh input: 192x192 RGB, float in [0, 1]
@@ -68,6 +69,8 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "mustard": (204, 160, 52),
     "royal blue": (46, 78, 170),
 }
+PALETTE_RGB = np.array(list(COLOURS.values()), np.float32)
+PALETTE_LAB = lab_of(PALETTE_RGB.astype(np.uint8))
 
 
 def default_model() -> Path:
@@ -112,7 +115,11 @@ class FaceAxes:
 class MaskPainter:
     """Paints a mask of a random kind, colour and print on a face crop (FaceMesh landmarks)."""
 
-    def __init__(self, model: Path | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, model: Path | None = None, seed: int = 0, min_skin_distance: float = 0.0
+    ) -> None:
+        """``min_skin_distance``: colours within this CIE76 distance (Lab) of the face's own
+        cheeks are not painted on it, so a painted mask never looks like bare skin."""
         self._interpreter = load_interpreter(model or default_model())
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {
@@ -120,6 +127,7 @@ class MaskPainter:
         }
         self._points, self._score = outputs[468 * 3], outputs[1]
         self._rng = np.random.default_rng(seed)
+        self.min_skin_distance = min_skin_distance
 
     def landmarks3d(self, face_rgb: np.ndarray) -> np.ndarray | None:
         """(468, 3) landmarks in crop pixels (z: depth, negative towards the camera, in the
@@ -158,13 +166,24 @@ class MaskPainter:
         alpha = _outline(points, kind, placement, face_rgb.shape) * _placement_cut(
             axes, points, placement, rng
         )
-        colour = _texture(axes, rng)
+        colour = _texture(axes, rng, self._palette(face_rgb, points))
         shade = _relief(points3, face_rgb.shape, axes, rng) * _kind_shading(axes, kind, rng)
         shade += rng.normal(0.0, 0.025, shade.shape)
         mask_rgb = np.clip(colour * shade[..., None], 0, 255)
         alpha = alpha[..., None]
         blended = face_rgb.astype(np.float32) * (1 - alpha) + mask_rgb * alpha
         return np.round(blended).astype(np.uint8)
+
+    def _palette(self, face_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The palette's colours far enough from the skin of the face's cheekbones (all of
+        them without a minimum distance, or if every colour is too close)."""
+        if not self.min_skin_distance:
+            return PALETTE_RGB
+        radius = 0.04 * float(np.linalg.norm(points[JAW[-1]] - points[JAW[0]]))
+        cheeks = [patch(face_rgb, tuple(points[i]), radius) for i in (*CHEEK_RIGHT, *CHEEK_LEFT)]
+        skin = median_lab(np.concatenate(cheeks))
+        far = np.linalg.norm(PALETTE_LAB - skin, axis=1) >= self.min_skin_distance
+        return PALETTE_RGB[far] if far.any() else PALETTE_RGB
 
 
 def _outline(points: np.ndarray, kind: str, placement: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -197,14 +216,15 @@ def _placement_cut(
     return np.clip((axes.t - top) / soft + 0.5, 0.0, 1.0)
 
 
-def _pick_colour(rng: np.random.Generator) -> np.ndarray:
-    base = np.array(list(COLOURS.values())[rng.integers(len(COLOURS))], np.float32)
+def _pick_colour(rng: np.random.Generator, palette: np.ndarray) -> np.ndarray:
+    base = palette[rng.integers(len(palette))]
     return np.clip(base + rng.normal(0, 8, 3), 0, 255)
 
 
-def _texture(axes: FaceAxes, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) colour of the fabric in mask coordinates: plain or one of the prints."""
-    first, second = _pick_colour(rng), _pick_colour(rng)
+def _texture(axes: FaceAxes, rng: np.random.Generator, palette: np.ndarray) -> np.ndarray:
+    """(H, W, 3) colour of the fabric in mask coordinates: plain or one of the prints, in
+    colours of ``palette`` (RGB rows)."""
+    first, second = _pick_colour(rng, palette), _pick_colour(rng, palette)
     pattern = rng.choice(PATTERNS, p=PATTERN_ODDS)
     frequency = rng.uniform(2.0, 5.0)  # repeats across half the mask
     s, t = axes.s * frequency, axes.t * frequency * 2

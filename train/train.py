@@ -29,23 +29,31 @@ from maskwatch.train.error_reports import accuracy_by_width, error_sheet, plot_a
 from maskwatch.train.model import BACKBONES
 from maskwatch.train.reports import classifier_report, plot_history, plot_label_counts, write_json
 from maskwatch.train.split import SPLITS, apply_split, label_counts, save_split
-from maskwatch.vision.detectors import ORIGINAL_YUNET, create_detector
+from maskwatch.vision.detectors import ORIGINAL_YUNET, FaceDetector, create_detector
 
 DEFAULT_DATA_ROOT = Path("../shared/datasets")
+# Large, sharp bare faces and many mask kinds, cut as the device cuts them (issue 22).
+DEFAULT_TRAIN_ONLY = ("folders:crops-web2",)
 MODEL_FILE = "mask_classifier.keras"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
 
 
 def add_synthetic_masks(
-    x: np.ndarray, y: np.ndarray, fraction: float, wrongly: float, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    fraction: float,
+    wrongly: float,
+    seed: int,
+    skin_distance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Paint masks on ``fraction`` of the no_mask crops and add them to the training set:
     a share ``wrongly`` of them under the nose or on the chin (``mask_incorrect``), the
-    rest worn right (``mask``). Returns the new arrays and how many of each were added."""
+    rest worn right (``mask``), in colours at least ``skin_distance`` (CIE76) from the
+    face's own skin. Returns the new arrays and how many of each were added."""
     from maskwatch.train.synthetic_masks import WORN_WRONGLY, MaskPainter
 
-    painter = MaskPainter(seed=seed)
+    painter = MaskPainter(seed=seed, min_skin_distance=skin_distance)
     rng = np.random.default_rng(seed)
     no_mask = np.flatnonzero(y == CLASSIFIER_LABELS.index(NO_MASK))
     chosen = rng.choice(no_mask, size=round(len(no_mask) * fraction), replace=False)
@@ -64,6 +72,28 @@ def add_synthetic_masks(
         return x, y, added
     extra = np.asarray(labels, dtype=y.dtype)
     return np.concatenate([x, np.stack(painted)]), np.concatenate([y, extra]), added
+
+
+def add_train_only(
+    x: np.ndarray,
+    y: np.ndarray,
+    args: argparse.Namespace,
+    spec: PreprocessSpec,
+    detector: FaceDetector | None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Add the ``--train-only`` sources' photos to the training crops, each cut at the
+    detector's most confident face (photos without a face are left out). They never reach
+    the split, so validation and test stay the saved scenes."""
+    samples = read_sources(args.data_root, args.train_only)
+    x_extra, y_extra, _ = cached_crops(samples, spec, args.crop_cache, detector, cut_whole=True)
+    added = np.bincount(y_extra, minlength=len(CLASSIFIER_LABELS))
+    summary = {
+        "sources": list(args.train_only),
+        "photos": len(samples),
+        "faces_added": {label: int(n) for label, n in zip(CLASSIFIER_LABELS, added, strict=True)},
+    }
+    print(f"train-only sources: {summary}")
+    return np.concatenate([x, x_extra]), np.concatenate([y, y_extra]), summary
 
 
 CLASS_WEIGHTINGS = ("balanced", "sqrt")
@@ -144,11 +174,15 @@ def train(args: argparse.Namespace) -> dict:
         detector = create_detector(ORIGINAL_YUNET, args.models_dir)
     data = {name: cached_crops(split[name], spec, args.crop_cache, detector) for name in SPLITS}
     x_train, y_train, _ = data["train"]
+    train_only = {}
+    if args.train_only:
+        x_train, y_train, train_only = add_train_only(x_train, y_train, args, spec, detector)
     synthetic = {MASK: 0, MASK_INCORRECT: 0}
     if args.synthetic_masks:
         x_train, y_train, synthetic = add_synthetic_masks(
-            x_train, y_train, args.synthetic_masks, args.wrongly, args.seed
-        )
+            x_train, y_train, args.synthetic_masks, args.wrongly, args.seed,
+            args.paint_skin_distance,
+        )  # fmt: skip
         print(f"added synthetic faces: {synthetic}")
 
     counts_train = np.bincount(y_train, minlength=len(CLASSIFIER_LABELS))
@@ -204,9 +238,11 @@ def train(args: argparse.Namespace) -> dict:
         "backbone": args.backbone,
         "sources": list(args.sources),
         "crops": args.crops,
+        "train_only": train_only,
         "synthetic_masks": {
             "fraction": args.synthetic_masks,
             "wrongly": args.wrongly,
+            "skin_distance": args.paint_skin_distance,
             "added": synthetic,
         },
         "deterministic": args.deterministic,
@@ -233,13 +269,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--source", action="append", dest="sources", metavar="KIND:PATH",
                         help=f"repeatable; default {' '.join(DEFAULT_SOURCES)}")  # fmt: skip
+    parser.add_argument(
+        "--train-only", action="append", metavar="KIND:PATH",
+        help="repeatable: photos of one person (no boxes) added to training only, each cut "
+        f"at the detector's most confident face (default {' '.join(DEFAULT_TRAIN_ONLY)})",
+    )  # fmt: skip
+    parser.add_argument("--no-train-only", dest="train_only", action="store_const", const=[],
+                        help="no training-only photos")  # fmt: skip
     parser.add_argument("--label-map", type=Path, help="TOML: class name = maskwatch label")
     parser.add_argument("--split", type=Path, help="reuse this saved split instead of making one")
     parser.add_argument("--models-dir", type=Path, default=Path("../shared/models"))
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0_s5")
-    parser.add_argument("--input-size", type=int, default=96)
+    parser.add_argument("--input-size", type=int, default=112)
     parser.add_argument("--crop-margin", type=float, default=0.2)
     parser.add_argument("--crops", choices=CROP_MODES, default="detector")
     parser.add_argument(
@@ -255,6 +298,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.3,
         metavar="SHARE",
         help="share of the painted masks worn wrongly (mask_incorrect)",
+    )
+    parser.add_argument(
+        "--paint-skin-distance",
+        type=float,
+        default=25.0,
+        metavar="DELTA_E",
+        help="paint no mask colour within this CIE76 distance of the face's cheeks (0: any)",
     )
     parser.add_argument(
         "--crop-cache",
@@ -274,6 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     args.sources = args.sources or list(DEFAULT_SOURCES)
+    if args.train_only is None:
+        args.train_only = list(DEFAULT_TRAIN_ONLY)
     return args
 
 

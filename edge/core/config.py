@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from maskwatch.core.errors import ConfigError
+from maskwatch.core.labels import DEFAULT_MASK_MIN_SCORE
 
 SOURCE_KINDS = ("images", "video", "capture", "picamera2")
 SNAPSHOT_KINDS = ("face", "frame")
@@ -91,10 +92,10 @@ class PipelineConfig:
     detector_max_side: int = 320
     # Calibrated classifier probability below which a face is followed but does not vote:
     # the training's validation split (models/metrics.json, calibration.min_label_score).
-    min_label_score: float = 0.7
+    min_label_score: float = 0.75
     # The operating point: a face is called masked only when P(mask) is at least this;
     # below it, it gets the likelier of the other labels and votes for it (the alarm).
-    mask_min_score: float = 0.0
+    mask_min_score: float = DEFAULT_MASK_MIN_SCORE
     roi: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # left, top, right, bottom; frame fractions
 
     def validate(self) -> None:

@@ -20,6 +20,9 @@ LABEL_COLOURS_BGR: Final[dict[str, tuple[int, int, int]]] = {
     NO_MASK: (0, 0, 230),
     MASK_INCORRECT: (0, 165, 255),
 }
+# The default operating point (``pipeline.mask_min_score``), chosen for the alarm on the
+# validation split and external-macwin: docs/training.md, issue 22.
+DEFAULT_MASK_MIN_SCORE: Final = 0.7
 
 
 def decide_labels(

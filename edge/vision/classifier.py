@@ -17,6 +17,7 @@ class Classification:
     label: str
     score: float  # probability of ``label``, 0..1
     demoted: bool = False  # ``mask`` was likeliest, but under the operating point
+    probabilities: tuple[float, ...] = ()  # of every label, in the manifest's order
 
 
 class TFLiteClassifier:
@@ -85,6 +86,11 @@ class TFLiteClassifier:
         likeliest = probabilities.argmax(axis=1)
         decided = decide_labels(probabilities, self.info.labels, self.mask_min_score)
         return [
-            Classification(self.info.labels[i], float(np.clip(p[i], 0.0, 1.0)), bool(i != top))
+            Classification(
+                self.info.labels[i],
+                float(np.clip(p[i], 0.0, 1.0)),
+                bool(i != top),
+                tuple(map(float, p)),
+            )  # fmt: skip
             for i, top, p in zip(decided, likeliest, probabilities, strict=True)
         ]

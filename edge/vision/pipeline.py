@@ -31,6 +31,8 @@ class Face:
     # Not masked only by the operating point: P(mask) was the highest, under
     # pipeline.mask_min_score. Such a face votes for its label however unsure (the alarm).
     demoted: bool = False
+    probabilities: tuple[float, ...] = ()  # of every label (the manifest's order), if classified
+    landmarks: tuple[tuple[float, float], ...] = ()  # the detector's (see Detection)
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
@@ -159,7 +161,7 @@ class MaskPipeline:
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [
-            Face(d.box, r.label, r.score, d.score, demoted=r.demoted)
+            Face(d.box, r.label, r.score, d.score, True, r.demoted, r.probabilities, d.landmarks)
             for d, r in zip(detections, results, strict=True)
         ]
 

@@ -12,6 +12,9 @@ from maskwatch.core.preprocess import Box
 class Detection:
     box: Box  # pixels of the frame passed to detect()
     score: float
+    # YuNet's five points (x, y) in the same pixels: right eye, left eye, nose tip, right
+    # and left mouth corner (the subject's right and left); empty from other detectors.
+    landmarks: tuple[tuple[float, float], ...] = ()
 
 
 class FaceDetector(Protocol):

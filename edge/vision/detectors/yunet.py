@@ -63,5 +63,7 @@ class YuNetDetector:
             x1, y1 = max(0, int(round(x))), max(0, int(round(y)))
             x2, y2 = min(width, int(round(x + w))), min(height, int(round(y + h)))
             if x2 > x1 and y2 > y1:
-                detections.append(Detection((x1, y1, x2, y2), float(face[-1])))
+                points = tuple((float(px) / scale, float(py) / scale)
+                               for px, py in face[4:14].reshape(5, 2))  # fmt: skip
+                detections.append(Detection((x1, y1, x2, y2), float(face[-1]), points))
         return detections

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from maskwatch.core.errors import EXIT_CONFIG
+from maskwatch.core.labels import CLASSIFIER_LABELS
 from tests.conftest import (
     CONFIG,
     error_lines,
@@ -143,7 +144,9 @@ def test_replay_writes_the_events_and_an_annotated_video(clear_faces, tmp_path):
     news = Counter(e["track_id"] for e in events if e["type"] == "new")
     ends = Counter(e["track_id"] for e in events if e["type"] == "end")
     assert news and set(news.values()) == {1} and news == ends
-    assert {e["label"] for e in events} == {"mask", "no_mask"}
+    # Both clear labels are announced; the three-label model may call a frame's face
+    # mask_incorrect on the way (an update), which is still one person.
+    assert {"mask", "no_mask"} <= {e["label"] for e in events} <= set(CLASSIFIER_LABELS)
     capture = cv2.VideoCapture(str(annotated))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12 * len(images)
     capture.release()

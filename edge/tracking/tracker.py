@@ -43,6 +43,9 @@ RELINK_SIMILARITY = 0.8  # histogram intersection at least this (0..1): docs/tra
 RELINK_SIZE_RATIO = 2.0  # a face at most this factor wider or narrower than theirs
 RELINK_SPEED = 3.0  # face widths a second a person may have walked while unseen
 RELINK_AFTER = 0.25  # seconds unseen before a track is offered by appearance
+# A confirmed label changes only when this share of the recent votes says so: a face the
+# operating point keeps near P(mask) = mask_min_score must not flicker (an update each time).
+SWITCH_SHARE = 0.8
 VELOCITY_MEMORY = 1.0  # seconds unseen after which a track's velocity starts afresh
 
 
@@ -217,7 +220,7 @@ class Tracker:
         if track.label is None:
             track.label = voted
             return [TrackEvent("new", track, voted)]
-        if voted != track.label:
+        if voted != track.label and track.votes.count(voted) >= SWITCH_SHARE * len(track.votes):
             track.label = voted
             return [TrackEvent("update", track, voted)]
         return []

@@ -28,11 +28,11 @@ class Face:
     score: float  # classifier probability of ``label``
     detection_score: float
     classified: bool = True  # False: the label was carried over from the person's track
+    probabilities: tuple[float, ...] = ()  # of every label (the manifest's order), if classified
+    landmarks: tuple[tuple[float, float], ...] = ()  # the detector's (see Detection)
     # Not masked only by the operating point: P(mask) was the highest, under
     # pipeline.mask_min_score. Such a face votes for its label however unsure (the alarm).
     demoted: bool = False
-    probabilities: tuple[float, ...] = ()  # of every label (the manifest's order), if classified
-    landmarks: tuple[tuple[float, float], ...] = ()  # the detector's (see Detection)
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4)}
@@ -161,7 +161,7 @@ class MaskPipeline:
         with times.measure("classify") if times else nullcontext():
             results = self.classifier.classify(crops)
         return [
-            Face(d.box, r.label, r.score, d.score, True, r.demoted, r.probabilities, d.landmarks)
+            Face(d.box, r.label, r.score, d.score, True, r.probabilities, d.landmarks, r.demoted)
             for d, r in zip(detections, results, strict=True)
         ]
 
